@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# One pipeline from a clean machine to the series applied on a 6.12 tree,
+# built, booted in QEMU and tested.  Every knob is a variable:
+#   make run                 apply, build, boot, run the series' kselftests
+#   make check               everything CI checks (see README)
+#   T=all|series|regress|<category>|<test>   which tests (default: series)
+#   FLAVOUR=debug|perf       kernel flavour (debug: DEBUG_VM, lockdep, ...)
+#   ACCEL=auto|tcg|kvm  MEM=2G  NUMA=2  SMP=2  TIMEOUT=<s>  KSRC=<6.12.y tree>
+
+CACHE   ?= $(CURDIR)/.cache
+SRC     := $(CACHE)/linux
+FLAVOUR ?= debug
+BUILD   ?= $(CACHE)/build-$(FLAVOUR)
+OUT     ?= $(CACHE)/out-$(FLAVOUR)
+T       ?= series
+JOBS    ?= $(shell echo $$(($$(nproc) + 1)))
+LIST    := scripts/tests.list
+export ACCEL MEM NUMA SMP TIMEOUT KSRC FORCE KARGS SIGNOFF
+
+# ccache: hash paths relative to the workspace, so clones share the cache.
+export CCACHE_BASEDIR := $(dir $(CURDIR))
+export CCACHE_NOHASHDIR := 1
+KMAKE = $(MAKE) -s -C $(SRC) O=$(BUILD) ARCH=x86_64 CC="ccache gcc" \
+	KBUILD_BUILD_TIMESTAMP=2024-11-17 KBUILD_BUILD_USER=mmpaging \
+	KBUILD_BUILD_HOST=qemu -j$(JOBS)
+FRAGS = scripts/kconfig/base.config $(SRC)/tools/testing/selftests/mm/config \
+	scripts/kconfig/$(FLAVOUR).config
+TESTS = $(shell awk -v T="$(T)" -f scripts/select.awk $(LIST))
+
+.PHONY: all run check check-series check-parser check-bisect deps base apply \
+	config kernel selftests initramfs boot export signoff clean distclean
+
+all: run
+
+run: boot
+
+deps:
+	@scripts/deps.sh
+
+base: deps
+	@scripts/base.sh $(SRC)
+
+apply: base
+	@scripts/apply.sh $(SRC) patches
+
+config: apply
+	@scripts/kconfig.sh $(SRC) $(BUILD) $(FRAGS)
+
+kernel: config
+	@echo "kernel: building $(FLAVOUR) in $(BUILD)"
+	@$(KMAKE) bzImage modules
+	@echo "kernel: $$(cat $(BUILD)/include/config/kernel.release)"
+
+selftests: apply
+	@scripts/build-tests.sh $(SRC) $(BUILD) $(LIST)
+
+initramfs: kernel selftests
+	@scripts/mkinitramfs.sh $(SRC) $(BUILD) $(LIST) scripts/guest-init
+
+boot: initramfs
+	@test -n "$(TESTS)" || { echo "T=$(T) selects no test in $(LIST)"; exit 1; }
+	@echo "boot: tests $(TESTS)"
+	@scripts/qemu.sh $(BUILD)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(OUT) $(TESTS)
+	@scripts/report.sh $(OUT)
+
+check:
+	@scripts/check.sh
+
+check-series: base
+	@scripts/check-series.sh $(SRC) $(CURDIR)
+
+check-parser:
+	@scripts/test-parser.sh
+
+check-bisect: apply
+	@scripts/check-bisect.sh $(SRC) "$(KMAKE)" $(BUILD) $(LIST)
+
+# Regenerate patches/ and the top-level new files from branch "series".
+export: base
+	@scripts/export.sh $(SRC) $(CURDIR)
+
+# For the human who sends the series: SIGNOFF="Name <mail>" make signoff
+signoff:
+	@scripts/signoff.sh patches $(CACHE)/outgoing
+
+clean:
+	rm -rf $(CACHE)/build-* $(CACHE)/out-* $(CACHE)/outgoing
+
+distclean:
+	rm -rf $(CACHE)

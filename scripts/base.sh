@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Prepare the base tree: a git repository at $1 holding one 6.12.y tree as
+# a single commit (tagged "base").  The default base is Debian's
+# linux-source-6.12 package; KSRC=/path uses any other 6.12.y tree.
+#
+# The import commit is made with fixed identity and dates, so the same base
+# always gets the same commit id (it is the series' base-commit).
+set -euo pipefail
+
+dst=${1:?usage: base.sh DIR}
+tarball=/usr/src/linux-source-6.12.tar.xz
+
+if [ -n "${KSRC:-}" ]; then
+	src=$(realpath "$KSRC")
+	[ -f "$src/Makefile" ] || { echo "base: KSRC=$src has no Makefile" >&2; exit 1; }
+	if git -C "$src" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+		id="ksrc $src $(git -C "$src" rev-parse HEAD)"
+	else
+		id="ksrc $src $(stat -c %Y "$src/Makefile")"
+	fi
+	origin="tree at $src"
+else
+	[ -f "$tarball" ] || {
+		echo "base: $tarball missing: apt-get install linux-source-6.12" >&2
+		exit 1
+	}
+	pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	id="debian linux-source-6.12 $pkgver"
+	origin="Debian linux-source-6.12 $pkgver"
+fi
+
+if [ -f "$dst/.git/base-id" ] && [ "$(cat "$dst/.git/base-id")" = "$id" ]; then
+	echo "base: $(cat "$dst/.git/base-desc")"
+	exit 0
+fi
+
+tmp=$dst.new
+rm -rf "$tmp"
+mkdir -p "$tmp"
+if [ -n "${KSRC:-}" ]; then
+	if git -C "$src" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+		git -C "$src" archive --format=tar HEAD | tar -C "$tmp" -xf -
+	else
+		tar -C "$src" --exclude=.git -cf - . | tar -C "$tmp" -xf -
+	fi
+else
+	tar -C "$tmp" --strip-components=1 -xf "$tarball"
+fi
+
+mk() { sed -n "s/^$1 = *//p" "$tmp/Makefile" | head -1; }
+kver="$(mk VERSION).$(mk PATCHLEVEL).$(mk SUBLEVEL)$(mk EXTRAVERSION)"
+case $kver in
+6.12.*) ;;
+*) echo "base: $origin is Linux $kver, not 6.12.y" >&2; rm -rf "$tmp"; exit 1 ;;
+esac
+
+export GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@invalid
+export GIT_COMMITTER_NAME=base GIT_COMMITTER_EMAIL=base@invalid
+export GIT_AUTHOR_DATE="2024-11-17T00:00:00Z" GIT_COMMITTER_DATE="2024-11-17T00:00:00Z"
+git -C "$tmp" init -q -b base-branch
+git -C "$tmp" config core.autocrlf false
+# Debian's tree has a top-level .gitignore that ignores almost everything at
+# the top level: add with -f, or the base commit comes out empty.
+git -C "$tmp" add -f -A .
+git -C "$tmp" commit -q --no-verify -m "Linux $kver ($origin)"
+git -C "$tmp" tag base
+# Commits on the series are made under the project's neutral identity.
+git -C "$tmp" config user.name "mm-paging project"
+git -C "$tmp" config user.email "mm-paging@invalid"
+echo "$id" >"$tmp/.git/base-id"
+echo "Linux $kver from $origin, commit $(git -C "$tmp" rev-parse --short=12 base)" \
+	>"$tmp/.git/base-desc"
+rm -rf "$dst"
+mv "$tmp" "$dst"
+echo "base: $(cat "$dst/.git/base-desc")"

@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Regenerate patches/ from branch "series" of the base tree, and the
+# top-level copies of the files the series creates.  The cover letter's
+# subject and text come from patches/cover-letter.txt (first line: subject).
+set -euo pipefail
+
+src=${1:?usage: export.sh SRC TOP}
+top=$(realpath "${2:?}")
+pdir=$top/patches
+cover=$pdir/cover-letter.txt
+dirs=(mm include Documentation tools/testing/selftests/mm)
+
+git -C "$src" diff --quiet HEAD || { echo "export: $src has uncommitted changes" >&2; exit 1; }
+n=$(git -C "$src" rev-list --count base..series)
+[ "$n" -gt 0 ] || { echo "export: branch series has no commits on base" >&2; exit 1; }
+
+rm -f "$pdir"/[0-9][0-9][0-9][0-9]-*.patch
+git -C "$src" -c core.abbrev=12 -c diff.renames=true format-patch -q \
+	--zero-commit --no-signature --cover-letter --base=base \
+	-o "$pdir" base..series
+
+# Fill the cover letter template from cover-letter.txt; date it like the
+# newest patch so that an unchanged series exports byte-identical.
+cl=$pdir/0000-cover-letter.patch
+date=$(git -C "$src" log -1 --format=%aD series)
+subject=$(head -1 "$cover")
+awk -v subj="$subject" -v body="$cover" -v date="$date" '
+	/^Date: / && !dated { print "Date: " date; dated = 1; next }
+	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subj) }
+	/^\*\*\* BLURB HERE \*\*\*$/ {
+		skip = 1
+		while ((getline l < body) > 0) if (skip) skip = (l != ""); else print l
+		next
+	}
+	{ print }
+' "$cl" >"$cl.new"
+mv "$cl.new" "$cl"
+
+# Top-level copies: exactly the files the series adds under ${dirs[*]}.
+for d in "${dirs[@]}"; do
+	[ -d "$top/$d" ] && find "$top/$d" -type f -delete
+done
+git -C "$src" diff --name-only --diff-filter=A base series -- "${dirs[@]}" |
+while read -r f; do
+	mkdir -p "$top/$(dirname "$f")"
+	git -C "$src" show "series:$f" >"$top/$f"
+done
+for d in "${dirs[@]}"; do
+	[ -d "$top/$d" ] && find "$top/$d" -depth -type d -empty -delete
+done
+# Record that branch "series" and patches/ agree (see apply.sh).
+shopt -s nullglob
+ps=()
+for p in "$pdir"/[0-9][0-9][0-9][0-9]-*.patch; do
+	case $p in */0000-cover-letter.patch) continue ;; esac
+	ps+=("$p")
+done
+echo "$(cat /dev/null "${ps[@]}" | sha1sum | cut -d' ' -f1) $(git -C "$src" rev-parse series)" \
+	>"$src/.git/series-state"
+echo "export: $n patches and cover letter in patches/"

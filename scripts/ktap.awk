@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+# Parse the guest's TAP (results.log).  Top-level lines are one per test
+# program; its own output is carried as "# "-prefixed lines before its
+# result, and the first nested level holds the program's subtest results.
+# Prints one line per test program:
+#   name <TAB> verdict <TAB> pass <TAB> fail <TAB> skip <TAB> secs <TAB> note
+# and, last, "plan <TAB> planned <TAB> seen <TAB> done <TAB> test running".
+function reset_nested() { npass = 0; nfail = 0; nskip = 0; nplan = -1; nseen = 0; secs = ""; failed_names = "" }
+function directive(s) {
+	if (s ~ /#[ \t]*[Ss][Kk][Ii][Pp]/) return "skip"
+	if (s ~ /#[ \t]*(XFAIL|TODO)/) return "xfail"
+	if (s ~ /#[ \t]*TIMEOUT/) return "timeout"
+	return ""
+}
+function resname(s) {
+	sub(/^(not )?ok [0-9]+[ \t]*(- )?/, "", s)
+	sub(/[ \t]*#.*$/, "", s)
+	return s
+}
+BEGIN { planned = -1; seen = 0; done = 0; reset_nested() }
+{ sub(/\r$/, "") }
+/^# guest: done$/ { done = 1; next }
+/^# ktest-time: / { secs = $4; next }
+/^# ktest: / { running = $3; sub(/:$/, "", running); next }
+/^# / {
+	l = substr($0, 3)
+	if (l ~ /^1\.\.[0-9]+/) { nplan = substr(l, 4) + 0; next }
+	# uffd-unit-tests does not print TAP: "Testing <what>... done|skipped|failed"
+	# per case, then "Userfaults unit tests: pass=N, skip=N, fail=N (total=N)".
+	if (l ~ /^Testing .*\.\.\. (done|skipped|failed)/) {
+		nseen++
+		if (l ~ /\.\.\. done/) npass++
+		else if (l ~ /\.\.\. skipped/) nskip++
+		else { nfail++; x = l; sub(/^Testing /, "", x); sub(/\.\.\. .*/, "", x); gsub(/ /, "_", x); failed_names = failed_names " " x }
+		next
+	}
+	if (l ~ /^Userfaults unit tests: .*total=[0-9]+/) { x = l; sub(/.*total=/, "", x); nplan = x + 0; next }
+	if (l ~ /^(not )?ok [0-9]+/) {
+		nseen++
+		d = directive(l)
+		if (d == "skip") nskip++
+		else if (l ~ /^ok/ || d == "xfail") npass++
+		else { nfail++; failed_names = failed_names " " resname(l) }
+	}
+	next
+}
+/^1\.\.[0-9]+/ { planned = substr($0, 4) + 0; next }
+/^(not )?ok [0-9]+/ {
+	seen++
+	name = resname($0)
+	d = directive($0)
+	ok = ($0 ~ /^ok/)
+	note = $0; if (!sub(/^[^#]*#[ \t]*/, "", note)) note = ""
+	p = npass; f = nfail; s = nskip
+	verdict = ok ? (d == "skip" ? "skip" : "ok") : "FAIL"
+	if (nseen == 0) {
+		if (verdict == "ok") p = 1
+		else if (verdict == "skip") s = 1
+		else f = 1
+	} else {
+		if (!ok && f == 0) f = 1              # crash, timeout, bad exit
+		if (ok && d != "skip" && f > 0) { verdict = "FAIL"; note = "subtests failed, exit 0" }
+		if (nplan > nseen && d != "timeout") {
+			verdict = "FAIL"; f++
+			note = note (note == "" ? "" : "; ") "plan " nplan ", ran " nseen
+		}
+	}
+	if (failed_names != "") note = note (note == "" ? "" : "; ") "failed:" failed_names
+	printf "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", name, verdict, p, f, s, (secs == "" ? "-" : secs), note
+	reset_nested()
+	running = ""
+	next
+}
+END { printf "plan\t%d\t%d\t%d\t%s\n", planned, seen, done, (running == "" ? "-" : running) }
