@@ -7,6 +7,7 @@
 #   T=all|series|regress|<category>|<test>   which tests (default: series)
 #   FLAVOUR=debug|perf       kernel flavour (debug: DEBUG_VM, lockdep, ...)
 #   ACCEL=auto|tcg|kvm  MEM=2G  NUMA=2  SMP=2  TIMEOUT=<s>  KSRC=<6.12.y tree>
+#   APPLY=0                  use the tree in .cache/linux as it is
 
 CACHE   ?= $(CURDIR)/.cache
 SRC     := $(CACHE)/linux
@@ -41,8 +42,14 @@ deps:
 base: deps
 	@scripts/base.sh $(SRC)
 
+# APPLY=0 builds the tree as it is, uncommitted edits included (the
+# edit -> rebuild -> boot loop); the default puts patches/ on it first.
 apply: base
+ifeq ($(APPLY),0)
+	@echo "apply: APPLY=0, using $(SRC) as it is"
+else
 	@scripts/apply.sh $(SRC) patches
+endif
 
 config: apply
 	@scripts/kconfig.sh $(SRC) $(BUILD) $(FRAGS)
