@@ -5,7 +5,8 @@
 #   make run                 apply, build, boot, run the series' kselftests
 #   make check               everything CI checks (see README)
 #   T=all|series|regress|<category>|<test>   which tests (default: series)
-#   FLAVOUR=debug|perf       kernel flavour (debug: DEBUG_VM, lockdep, ...)
+#   FLAVOUR=debug|perf|kasan kernel flavour (debug: DEBUG_VM, lockdep, ...;
+#                            kasan: debug plus KASAN)
 #   ACCEL=auto|tcg|kvm  MEM=2G  NUMA=2  SMP=2  TIMEOUT=<s>  KSRC=<6.12.y tree>
 #   APPLY=0                  use the tree in .cache/linux as it is
 
@@ -26,6 +27,7 @@ KMAKE = $(MAKE) -s -C $(SRC) O=$(BUILD) ARCH=x86_64 CC="ccache gcc" \
 	KBUILD_BUILD_TIMESTAMP=2024-11-17 KBUILD_BUILD_USER=mmpaging \
 	KBUILD_BUILD_HOST=qemu -j$(JOBS)
 FRAGS = scripts/kconfig/base.config $(SRC)/tools/testing/selftests/mm/config \
+	$(if $(filter kasan,$(FLAVOUR)),scripts/kconfig/debug.config) \
 	scripts/kconfig/$(FLAVOUR).config
 TESTS = $(shell awk -v T="$(T)" -f scripts/select.awk $(LIST))
 
@@ -82,7 +84,7 @@ check-parser:
 	@scripts/test-parser.sh
 
 check-bisect: apply
-	@scripts/check-bisect.sh $(SRC) "$(KMAKE)" $(BUILD) $(LIST)
+	@scripts/check-bisect.sh $(SRC) $(CURDIR) $(BUILD)
 
 # Regenerate patches/ and the top-level new files from branch "series".
 export: base

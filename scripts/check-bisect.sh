@@ -1,15 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Bisectability: build the kernel (bzImage, modules) and the selftests at
-# every step of the series, oldest first, incrementally in one build folder.
-# Leaves the tree on branch "series" whatever happens.
+# every step of the series, oldest first, incrementally in one build folder
+# (make kernel selftests APPLY=0 on each commit).  Leaves the tree on
+# branch "series" whatever happens.
 set -uo pipefail
 
-src=${1:?usage: check-bisect.sh SRC KMAKE BUILD LIST}
-kmake=${2:?}
+src=${1:?usage: check-bisect.sh SRC TOP BUILD}
+top=${2:?}
 build=${3:?}
-list=${4:?}
-here=$(dirname "$(readlink -f "$0")")
 pass=0 fail=0
 trap 'git -C "$src" checkout -q series' EXIT
 
@@ -18,8 +17,8 @@ for c in "${commits[@]}"; do
 	subj=$(git -C "$src" log -1 --format=%s "$c")
 	git -C "$src" checkout -q "$c" || { echo "FAIL checkout $c"; exit 1; }
 	log=$build/bisect-${c:0:12}.log
-	if $kmake bzImage modules >"$log" 2>&1 &&
-		"$here/build-tests.sh" "$src" "$build" "$list" >>"$log" 2>&1; then
+	mkdir -p "$build"
+	if make -s -C "$top" kernel selftests APPLY=0 >"$log" 2>&1; then
 		echo "ok   builds: $subj"
 		pass=$((pass + 1))
 	else

@@ -22,6 +22,9 @@ BEGIN { planned = -1; seen = 0; done = 0; reset_nested() }
 /^# guest: done$/ { done = 1; next }
 /^# ktest-time: / { secs = $4; next }
 /^# ktest: / { running = $3; sub(/:$/, "", running); next }
+/^# ktest-note: / { knote = knote (knote == "" ? "" : "; ") substr($0, 15); next }
+# A retried test: what the failed attempt printed does not count.
+/^# ktest-retry: / { kn = knote; reset_nested(); knote = kn; next }
 /^# / {
 	l = substr($0, 3)
 	if (l ~ /^1\.\.[0-9]+/) { nplan = substr(l, 4) + 0; next }
@@ -66,9 +69,11 @@ BEGIN { planned = -1; seen = 0; done = 0; reset_nested() }
 		}
 	}
 	if (failed_names != "") note = note (note == "" ? "" : "; ") "failed:" failed_names
+	if (knote != "") note = note (note == "" ? "" : "; ") knote
 	printf "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", name, verdict, p, f, s, (secs == "" ? "-" : secs), note
 	reset_nested()
 	running = ""
+	knote = ""
 	next
 }
 END { printf "plan\t%d\t%d\t%d\t%s\n", planned, seen, done, (running == "" ? "-" : running) }
