@@ -18,7 +18,7 @@ OUT     ?= $(CACHE)/out-$(FLAVOUR)
 T       ?= series
 JOBS    ?= $(shell echo $$(($$(nproc) + 1)))
 LIST    := scripts/tests.list
-export ACCEL MEM NUMA SMP TIMEOUT KSRC FORCE KARGS SIGNOFF
+export ACCEL MEM NUMA SMP KSRC FORCE KARGS SIGNOFF
 
 # ccache: hash paths relative to the workspace, so clones share the cache.
 export CCACHE_BASEDIR := $(dir $(CURDIR))
@@ -30,13 +30,23 @@ FRAGS = scripts/kconfig/base.config $(SRC)/tools/testing/selftests/mm/config \
 	$(if $(filter kasan,$(FLAVOUR)),scripts/kconfig/debug.config) \
 	scripts/kconfig/$(FLAVOUR).config
 TESTS = $(shell awk -v T="$(T)" -f scripts/select.awk $(LIST))
+# The whole guest run may take the sum of the tests' timeouts, plus boot.
+TIMEOUT ?= $(shell echo $$(( $$(awk -v T="$(T)" -v timeout=1 -f scripts/select.awk $(LIST)) + 120 )))
 
 .PHONY: all run check check-series check-parser check-bisect deps base apply \
-	config kernel selftests initramfs boot export signoff clean distclean
+	config kernel selftests initramfs boot export signoff clean distclean \
+	selection
+
+# Steps share one build folder: never run them in parallel.
+.NOTPARALLEL:
 
 all: run
 
-run: boot
+run: selection boot
+
+# A typo in T must fail before anything is built.
+selection:
+	@awk -v T="$(T)" -f scripts/select.awk $(LIST) >/dev/null
 
 deps:
 	@scripts/deps.sh
@@ -67,12 +77,12 @@ selftests: apply
 initramfs: kernel selftests
 	@scripts/mkinitramfs.sh $(SRC) $(BUILD) $(LIST) scripts/guest-init
 
-boot: initramfs
+boot: selection initramfs
 	@test -n "$(TESTS)" || { echo "T=$(T) selects no test in $(LIST)"; exit 1; }
-	@echo "boot: tests $(TESTS)"
-	@scripts/qemu.sh $(BUILD)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
-		$(OUT) $(TESTS)
-	@scripts/report.sh $(OUT)
+	@echo "boot: tests $(TESTS) (whole run at most $(TIMEOUT)s)"
+	@TIMEOUT=$(TIMEOUT) scripts/qemu.sh $(BUILD)/arch/x86/boot/bzImage \
+		$(BUILD)/initramfs.cpio.gz $(OUT) $(TESTS)
+	@scripts/report.sh $(OUT) $(TESTS) $(LIST)
 
 check:
 	@scripts/check.sh

@@ -19,32 +19,38 @@ done
 hash=$(cat /dev/null "${patches[@]}" | sha1sum | cut -d' ' -f1)
 head=$(git -C "$src" rev-parse HEAD)
 branch=$(git -C "$src" symbolic-ref -q --short HEAD || echo DETACHED)
-
-if [ ! -f "$state" ] && [ "${FORCE:-0}" != 1 ] && [ "$branch" = series ] &&
-	[ -n "$(git -C "$src" rev-list base..series)" ]; then
-	echo "apply: $src branch 'series' has commits of unknown state: run 'make export'" >&2
-	echo "apply: to keep them, or FORCE=1 to discard them." >&2
-	exit 1
-fi
+series=$(git -C "$src" rev-parse -q --verify refs/heads/series || true)
+old_hash="" old_head=""
 if [ -f "$state" ]; then
-	read -r old_hash old_head <"$state"
-	if [ "$branch" = series ] && [ "$head" = "$old_head" ]; then
-		if [ "$hash" = "$old_hash" ] && git -C "$src" diff --quiet HEAD; then
-			echo "apply: series already applied (${#patches[@]} patches)"
-			exit 0
-		fi
-	elif [ "${FORCE:-0}" != 1 ] && [ "$branch" = series ]; then
-		echo "apply: $src branch 'series' has commits that are not in patches/." >&2
+	read -r old_hash old_head <"$state" || true
+fi
+
+if [ "${FORCE:-0}" != 1 ]; then
+	gitdir=$(git -C "$src" rev-parse --git-dir)
+	case $gitdir in /*) ;; *) gitdir=$src/$gitdir ;; esac
+	if [ -d "$gitdir/rebase-apply" ] || [ -d "$gitdir/rebase-merge" ]; then
+		echo "apply: a git am or rebase is in progress in $src: finish it first." >&2
+		exit 1
+	fi
+	# Branch "series" must be what the last apply or export left,
+	# wherever HEAD is: anything else is a developer's work.
+	if [ -n "$series" ] && [ "$series" != "$old_head" ] &&
+		[ -n "$(git -C "$src" rev-list base..series)" ]; then
+		echo "apply: branch 'series' in $src has commits that are not in patches/:" >&2
 		echo "apply: run 'make export' to keep them, or FORCE=1 to discard them." >&2
 		exit 1
 	fi
+	if ! git -C "$src" diff --quiet HEAD; then
+		echo "apply: $src has uncommitted changes; commit and 'make export', or FORCE=1." >&2
+		exit 1
+	fi
 fi
-if [ "${FORCE:-0}" != 1 ] && ! git -C "$src" diff --quiet HEAD; then
-	echo "apply: $src has uncommitted changes; commit and 'make export', or FORCE=1." >&2
-	exit 1
+if [ "$branch" = series ] && [ "$head" = "$old_head" ] && [ "$hash" = "$old_hash" ] &&
+	git -C "$src" diff --quiet HEAD; then
+	echo "apply: series already applied (${#patches[@]} patches)"
+	exit 0
 fi
 
-git -C "$src" am --abort >/dev/null 2>&1 || true
 git -C "$src" checkout -q -f -B series base
 for p in "${patches[@]}"; do
 	if ! git -C "$src" am -q --keep-cr "$p" >/dev/null 2>"$src/.git/am.err"; then

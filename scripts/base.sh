@@ -17,7 +17,8 @@ if [ -n "${KSRC:-}" ]; then
 	if git -C "$src" rev-parse --verify -q HEAD >/dev/null 2>&1; then
 		id="ksrc $src $(git -C "$src" rev-parse HEAD)"
 	else
-		id="ksrc $src $(stat -c %Y "$src/Makefile")"
+		# Not git: the newest modification time stands for the content.
+		id="ksrc $src $(find "$src" -type f -printf '%T@\n' | sort -n | tail -1)"
 	fi
 	origin="tree at $src"
 else
@@ -33,6 +34,20 @@ fi
 if [ -f "$dst/.git/base-id" ] && [ "$(cat "$dst/.git/base-id")" = "$id" ]; then
 	echo "base: $(cat "$dst/.git/base-desc")"
 	exit 0
+fi
+
+# A new base replaces the tree: never with unexported work on it.
+if [ -d "$dst/.git" ] && [ "${FORCE:-0}" != 1 ]; then
+	state=$(cat "$dst/.git/series-state" 2>/dev/null || true)
+	series=$(git -C "$dst" rev-parse -q --verify refs/heads/series || true)
+	if ! git -C "$dst" diff --quiet HEAD 2>/dev/null ||
+		{ [ -n "$series" ] && [ "${state#* }" != "$series" ] &&
+		  [ -n "$(git -C "$dst" rev-list base..series 2>/dev/null)" ]; }; then
+		echo "base: the base changed ($id), but $dst holds work not in" >&2
+		echo "base: patches/ (uncommitted, or commits not exported): run" >&2
+		echo "base: 'make export' first, or FORCE=1 to discard it." >&2
+		exit 1
+	fi
 fi
 
 tmp=$dst.new

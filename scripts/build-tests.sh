@@ -1,7 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the selftests named in tests.list against the tree's exported
-# headers (make headers), into $BUILD/kselftest/mm.
+# headers (make headers), into $BUILD/kselftest/mm.  A listed test whose
+# source is missing is an error (ALLOW_MISSING=1, for the early steps of
+# check-bisect, only skips it), and its old binary is removed so that a
+# stale one can never run.  New headers rebuild every test.
 set -euo pipefail
 
 src=${1:?usage: build-tests.sh SRC BUILD LIST}
@@ -10,27 +13,43 @@ list=$(realpath "${3:?}")
 out=$build/kselftest/mm
 
 make -s -C "$src" O="$build" ARCH=x86_64 headers
+hdrs=$(find "$build/usr/include" -type f -print0 | sort -z | xargs -0 cat | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdrs" ]; then
+	rm -rf "$out"
+fi
 mkdir -p "$out"
+echo "$hdrs" >"$out/.headers"
+
 # The programs are the "./name" words of each command.
 bins=$(awk '$1 !~ /^#/ && NF >= 5 {
 	for (i = 5; i <= NF; i++) if ($i ~ /^\.\//) { sub(/^\.\//, "", $i); print $i }
 }' "$list" | sort -u)
-# At an early step of the series (check-bisect) a test may not exist yet.
 targets=()
+missing=()
 for b in $bins; do
 	if [ -f "$src/tools/testing/selftests/mm/$b.c" ]; then
 		targets+=("$out/$b")
 	else
-		echo "selftests: $b.c not in this tree, not built"
+		rm -f "$out/$b"
+		missing+=("$b")
 	fi
 done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "${ALLOW_MISSING:-0}" != 1 ]; then
+		echo "selftests: listed in $list but not in the tree: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "selftests: not in this tree, not built: ${missing[*]}"
+fi
+
 # Upstream 6.12 tests print compiler warnings: keep them in a log, show
 # them only when the build fails.
 if ! make -s -C "$src/tools/testing/selftests/mm" -j"$(nproc)" \
 	OUTPUT="$out" KHDR_INCLUDES="-isystem $build/usr/include" "${targets[@]}" \
 	>"$out/build.log" 2>&1; then
-	grep -E 'error|Error' "$out/build.log" | head -20 >&2
+	grep -E 'error|Error' "$out/build.log" | head -20 >&2 || true
 	echo "selftests: build failed, see $out/build.log" >&2
 	exit 1
 fi
+echo "$bins" >"$out/.programs"
 echo "selftests: built ${#targets[@]} in $out"

@@ -51,7 +51,12 @@ for p in "${patches[@]}"; do
 	# checkpatch runs spdxcheck.py with python3, which needs Debian's ply.
 	out=$(cd "$src" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict \
 		--ignore UNKNOWN_COMMIT_ID --no-signoff --show-types --terse --no-summary "$p" 2>&1)
+	rc=$?
 	found=$(echo "$out" | grep -E ': (ERROR|WARNING|CHECK):' || true)
+	# A non-zero exit must come with findings; otherwise checkpatch failed.
+	if [ $rc -ne 0 ] && [ -z "$found" ]; then
+		found="$name: ERROR:CHECKPATCH_FAILED: exit $rc: $(echo "$out" | tail -1)"
+	fi
 	if echo "$out" | grep -q 'Traceback'; then
 		found+=$'\n'"$name: ERROR:CHECKPATCH_TOOLS: checkpatch helper failed: $(echo "$out" | grep -m1 Error)"
 	fi
@@ -84,7 +89,7 @@ fi
 if [ $applied = 1 ]; then
 	tree=$(git -C "$src" write-tree)
 	want=$(git -C "$src" diff-index --cached --name-only --diff-filter=A base -- "${dirs[@]}" | sort)
-	have=$(cd "$top" && for d in "${dirs[@]}"; do [ -d "$d" ] && find "$d" -type f; done | sort)
+	have=$(cd "$top" && for d in "${dirs[@]}"; do [ -d "$d" ] && find "$d" ! -type d; done | sort)
 	diffs=""
 	extra=$(comm -13 <(echo "$want") <(echo "$have") | sed '/^$/d')
 	missing=$(comm -23 <(echo "$want") <(echo "$have") | sed '/^$/d')
@@ -92,9 +97,13 @@ if [ $applied = 1 ]; then
 	[ -n "$missing" ] && diffs+="created by the series but missing: $missing"$'\n'
 	while read -r f; do
 		[ -n "$f" ] && [ -f "$top/$f" ] || continue
-		if [ "$(git -C "$src" rev-parse "$tree:$f")" != "$(git hash-object "$top/$f")" ]; then
+		if [ -L "$top/$f" ] ||
+			[ "$(git -C "$src" rev-parse "$tree:$f")" != "$(git hash-object --no-filters "$top/$f")" ]; then
 			diffs+="differs from the series: $f"$'\n'
 		fi
+		mode=$(git -C "$src" ls-tree "$tree" -- "$f" | cut -d' ' -f1)
+		[ -x "$top/$f" ] && want_mode=100755 || want_mode=100644
+		[ "$mode" = "$want_mode" ] || diffs+="mode differs from the series: $f"$'\n'
 	done <<<"$want"
 	if [ -z "$diffs" ]; then
 		ok "top-level files are exactly the series' new files ($(echo "$want" | sed '/^$/d' | wc -l))"

@@ -12,6 +12,16 @@ cover=$pdir/cover-letter.txt
 dirs=(mm include Documentation tools/testing/selftests/mm)
 
 git -C "$src" diff --quiet HEAD || { echo "export: $src has uncommitted changes" >&2; exit 1; }
+[ -s "$cover" ] || { echo "export: $cover missing (first line: subject)" >&2; exit 1; }
+# Debian's top-level .gitignore hides new files: a source file never
+# added with "git add -f" would silently stay out of the series.
+untracked=$(git -C "$src" status --porcelain --ignored -- "${dirs[@]}" |
+	sed -n 's/^\(??\|!!\) //p' | grep -E '\.(c|h|rst|sh|txt)$' |
+	grep -vE '^tools/testing/selftests/mm/local_config\.h$' || true)
+if [ -n "$untracked" ]; then
+	echo "export: not committed (git add -f?): $untracked" >&2
+	exit 1
+fi
 n=$(git -C "$src" rev-list --count base..series)
 [ "$n" -gt 0 ] || { echo "export: branch series has no commits on base" >&2; exit 1; }
 

@@ -16,18 +16,21 @@ frags=()
 for f in "$@"; do frags+=("$(realpath "$f")"); done
 set -- "${frags[@]}"
 
-stamp=$( (cat "$@"; git -C "$src" rev-parse HEAD 2>/dev/null || true) | sha1sum | cut -d' ' -f1)
-if [ -f "$build/.config" ] && [ "$(cat "$build/.config-stamp" 2>/dev/null)" = "$stamp" ]; then
-	exit 0
+# Regenerate when the fragments or the tree changed (uncommitted Kconfig
+# edits included); verify the result every time, which is cheap.
+stamp=$( (cat "$@"; git -C "$src" rev-parse HEAD 2>/dev/null || true
+	git -C "$src" diff HEAD -- '*Kconfig*' 2>/dev/null || true) | sha1sum | cut -d' ' -f1)
+if [ ! -f "$build/.config" ] || [ "$(cat "$build/.config-stamp" 2>/dev/null)" != "$stamp" ]; then
+	rm -f "$build/.config-stamp"
+	# merge_config.sh -n: allnoconfig with the merged fragments as KCONFIG_ALLCONFIG.
+	(cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -n -O "$build" "$@" \
+		>"$build/merge_config.log" 2>&1) || {
+		cat "$build/merge_config.log" >&2
+		exit 1
+	}
+	make -s -C "$src" O="$build" ARCH=x86_64 olddefconfig >/dev/null
+	echo "$stamp" >"$build/.config-stamp"
 fi
-
-# merge_config.sh -n: allnoconfig with the merged fragments as KCONFIG_ALLCONFIG.
-(cd "$src" && ARCH=x86_64 scripts/kconfig/merge_config.sh -n -O "$build" "$@" \
-	>"$build/merge_config.log" 2>&1) || {
-	cat "$build/merge_config.log" >&2
-	exit 1
-}
-make -s -C "$src" O="$build" ARCH=x86_64 olddefconfig >/dev/null
 
 # Requested value of every option: the last fragment that names it wins.
 awk '
@@ -46,8 +49,8 @@ while read -r name want; do
 	fi
 done <"$build/.config-want"
 if [ $bad -ne 0 ]; then
+	rm -f "$build/.config-stamp"
 	echo "kconfig: fix the fragments ($*)" >&2
 	exit 1
 fi
-echo "$stamp" >"$build/.config-stamp"
 echo "kconfig: $build/.config ($(grep -c '=y' "$build/.config") options =y)"

@@ -25,7 +25,10 @@ cp /usr/bin/timeout "$root/usr/bin/timeout"
 make -s -C "$src" O="$build" ARCH=x86_64 INSTALL_MOD_PATH="$root" \
 	INSTALL_MOD_STRIP=1 modules_install >/dev/null
 
-cp -a "$build/kselftest/mm/." "$root/tests/"
+# Only the programs build-tests.sh built for this list: nothing stale.
+for b in $(cat "$build/kselftest/mm/.programs"); do
+	[ -x "$build/kselftest/mm/$b" ] && cp "$build/kselftest/mm/$b" "$root/tests/"
+done
 cp "$list" "$root/tests/tests.list"
 install -m 0755 "$init" "$root/init"
 

@@ -18,7 +18,8 @@ rm -rf "$outdir"
 mkdir -p "$outdir"
 for p in "$pdir"/[0-9][0-9][0-9][0-9]-*.patch; do
 	o=$outdir/$(basename "$p")
-	sed "1,/^$/ s/^From: .*/From: $SIGNOFF/" "$p" >"$o"
+	awk -v who="$SIGNOFF" 'hdr == 0 && /^From: / { print "From: " who; next }
+		/^$/ { hdr = 1 } { print }' "$p" >"$o"
 	case $o in */0000-cover-letter.patch) continue ;; esac
 	git interpret-trailers --in-place --if-exists addIfDifferent \
 		--trailer "Signed-off-by: $SIGNOFF" "$o"
