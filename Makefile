@@ -4,6 +4,7 @@
 # built, booted in QEMU and tested.  Every knob is a variable:
 #   make run                 apply, build, boot, run the series' kselftests
 #   make check               everything CI checks (see README)
+#   make bench               benchmarks on the perf kernel (bench/)
 #   T=all|series|regress|<category>|<test>   which tests (default: series)
 #   FLAVOUR=debug|perf|kasan kernel flavour (debug: DEBUG_VM, lockdep, ...;
 #                            kasan: debug plus KASAN)
@@ -35,7 +36,7 @@ TIMEOUT ?= $(shell echo $$(( $$(awk -v T="$(T)" -v timeout=1 -f scripts/select.a
 
 .PHONY: all run check check-series check-parser check-bisect deps base apply \
 	config kernel selftests initramfs boot export signoff clean distclean \
-	selection
+	selection bench
 
 # Steps share one build folder: never run them in parallel.
 .NOTPARALLEL:
@@ -72,7 +73,7 @@ kernel: config
 	@echo "kernel: $$(cat $(BUILD)/include/config/kernel.release)"
 
 selftests: apply
-	@scripts/build-tests.sh $(SRC) $(BUILD) $(LIST)
+	@scripts/build-tests.sh $(SRC) $(BUILD) $(LIST) bench
 
 initramfs: kernel selftests
 	@scripts/mkinitramfs.sh $(SRC) $(BUILD) $(LIST) scripts/guest-init
@@ -86,6 +87,11 @@ boot: selection initramfs
 
 check:
 	@scripts/check.sh
+
+# Benchmarks: the perf kernel, the programs of bench/bench.list, one boot.
+bench:
+	@$(MAKE) -s run FLAVOUR=perf LIST=bench/bench.list T=all; rc=$$?; \
+	tr -d '\r' <$(CACHE)/out-perf/results.log | sed -n 's/^# //p'; exit $$rc
 
 check-series: base
 	@scripts/check-series.sh $(SRC) $(CURDIR)

@@ -7,9 +7,11 @@
 # stale one can never run.  New headers rebuild every test.
 set -euo pipefail
 
-src=${1:?usage: build-tests.sh SRC BUILD LIST}
+src=${1:?usage: build-tests.sh SRC BUILD LIST [EXTRA_DIR]}
 build=$(realpath "${2:?}")
 list=$(realpath "${3:?}")
+# Programs that are not kernel selftests (benchmarks) come from EXTRA_DIR.
+extra=${4:+$(realpath "$4")}
 out=$build/kselftest/mm
 
 make -s -C "$src" O="$build" ARCH=x86_64 headers
@@ -26,9 +28,12 @@ bins=$(awk '$1 !~ /^#/ && NF >= 5 {
 }' "$list" | sort -u)
 targets=()
 missing=()
+extras=()
 for b in $bins; do
 	if [ -f "$src/tools/testing/selftests/mm/$b.c" ]; then
 		targets+=("$out/$b")
+	elif [ -n "$extra" ] && [ -f "$extra/$b.c" ]; then
+		extras+=("$b")
 	else
 		rm -f "$out/$b"
 		missing+=("$b")
@@ -44,12 +49,21 @@ fi
 
 # Upstream 6.12 tests print compiler warnings: keep them in a log, show
 # them only when the build fails.
-if ! make -s -C "$src/tools/testing/selftests/mm" -j"$(nproc)" \
+: >"$out/build.log"
+# No target would make the selftest Makefile build all of mm/.
+if [ ${#targets[@]} -gt 0 ] && ! make -s -C "$src/tools/testing/selftests/mm" -j"$(nproc)" \
 	OUTPUT="$out" KHDR_INCLUDES="-isystem $build/usr/include" "${targets[@]}" \
-	>"$out/build.log" 2>&1; then
+	>>"$out/build.log" 2>&1; then
 	grep -E 'error|Error' "$out/build.log" | head -20 >&2 || true
 	echo "selftests: build failed, see $out/build.log" >&2
 	exit 1
 fi
+for b in "${extras[@]}"; do
+	gcc -Wall -O2 -isystem "$build/usr/include" -o "$out/$b" "$extra/$b.c" \
+		>>"$out/build.log" 2>&1 || {
+		echo "selftests: $b failed to build, see $out/build.log" >&2
+		exit 1
+	}
+done
 echo "$bins" >"$out/.programs"
-echo "selftests: built ${#targets[@]} in $out"
+echo "selftests: built $((${#targets[@]} + ${#extras[@]})) in $out"

@@ -42,7 +42,10 @@ done
 # 2. checkpatch --strict, from the base tree, on each patch.
 for p in "${patches[@]}"; do
 	name=$(basename "$p")
-	subject=$(sed -n 's/^Subject: \[PATCH[^]]*\] //p' "$p" | head -1)
+	# The Subject: header, unfolded (long ones continue on " " lines).
+	subject=$(awk '/^Subject: / { s = $0; getline
+			while (/^ /) { s = s $0; getline }
+			sub(/^Subject: \[PATCH[^]]*\] /, "", s); print s; exit }' "$p")
 	# --ignore UNKNOWN_COMMIT_ID: the base is a tarball import without
 	# history, so checkpatch cannot look up the ids in Fixes: tags and
 	# "commit <id>" references; they are checked against upstream by hand.
