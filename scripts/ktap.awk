@@ -44,7 +44,8 @@ BEGIN { planned = -1; seen = 0; done = 0; tainted = "-"; dlocks = "-"; running =
 		else { nfail++; x = l; sub(/^Testing /, "", x); sub(/\.\.\. .*/, "", x); gsub(/ /, "_", x); failed_names = failed_names " " x }
 		next
 	}
-	if (l ~ /^Userfaults unit tests: .*total=[0-9]+/) { x = l; sub(/.*total=/, "", x); nplan = x + 0; next }
+	# Run once per filter, it prints one summary each: their totals add up.
+	if (l ~ /^Userfaults unit tests: .*total=[0-9]+/) { x = l; sub(/.*total=/, "", x); nplan = (nplan < 0 ? 0 : nplan) + x; next }
 	if (l ~ /^(not )?ok [0-9]+/) {
 		nseen++
 		d = directive(l)
