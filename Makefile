@@ -5,7 +5,7 @@
 #   make run                 apply, build, boot, run the series' kselftests
 #   make check               everything CI checks (see README)
 #   make bench               benchmarks on the perf kernel (bench/)
-#   T=all|series|regress|<category>|<test>   which tests (default: series)
+#   T=all|series|regress|flaky|<category>|<test>   which tests (default: series)
 #   FLAVOUR=debug|perf|kasan kernel flavour (debug: DEBUG_VM, lockdep, ...;
 #                            kasan: debug plus KASAN)
 #   ACCEL=auto|tcg|kvm  MEM=2G  NUMA=2  SMP=2  TIMEOUT=<s>  KSRC=<6.12.y tree>
