@@ -271,6 +271,18 @@ static void target_stop(struct target *t)
 	waitpid(t->pid, NULL, 0);
 }
 
+/* Why remote MADV_DONTNEED cannot be tested on @t, or NULL if it can. */
+static const char *remote_dontneed_missing(struct target *t)
+{
+	if (!sys_process_madvise(t->pidfd, NULL, 0, MADV_DONTNEED, 0))
+		return NULL;
+	if (errno == EINVAL)
+		return "no process_madvise(MADV_DONTNEED) on another process";
+	if (errno == EACCES || errno == EPERM)
+		return "may not attach to the target (not root? Yama?)";
+	return NULL;
+}
+
 /* The target's byte at @addr, read with process_vm_readv(). */
 static int target_byte(struct target *t, char *addr)
 {
@@ -309,6 +321,8 @@ FIXTURE(remote)
 
 FIXTURE_SETUP(remote)
 {
+	const char *why;
+
 	page_size = getpagesize();
 	self->cg[0] = 0;
 	self->mem = mmap(NULL, NR_PAGES * page_size, PROT_READ | PROT_WRITE,
@@ -317,12 +331,9 @@ FIXTURE_SETUP(remote)
 	fill(self->mem, NR_PAGES, 1);
 	ASSERT_EQ(target_start(&self->t), 0);
 
-	if (sys_process_madvise(self->t.pidfd, NULL, 0, MADV_DONTNEED, 0)) {
-		if (errno == EINVAL)
-			SKIP(return, "no process_madvise(MADV_DONTNEED) on another process");
-		if (errno == EACCES || errno == EPERM)
-			SKIP(return, "may not attach to the target (not root? Yama?)");
-	}
+	why = remote_dontneed_missing(&self->t);
+	if (why)
+		SKIP(return, "%s", why);
 }
 
 FIXTURE_TEARDOWN(remote)
@@ -778,6 +789,7 @@ FIXTURE_VARIANT_ADD(types, hugetlb) { .kind = HUGETLB };
 FIXTURE_SETUP(types)
 {
 	size_t pmd = read_pmd_pagesize();
+	const char *why;
 	char *area;
 
 	page_size = getpagesize();
@@ -842,12 +854,9 @@ FIXTURE_SETUP(types)
 	if (variant->kind == SHMEM)
 		ASSERT_EQ(target_call(&self->t, CMD_READ, self->mem,
 				      self->size, 0).ret, 0);
-	if (sys_process_madvise(self->t.pidfd, NULL, 0, MADV_DONTNEED, 0)) {
-		if (errno == EINVAL)
-			SKIP(return, "no process_madvise(MADV_DONTNEED) on another process");
-		if (errno == EACCES || errno == EPERM)
-			SKIP(return, "may not attach to the target (not root? Yama?)");
-	}
+	why = remote_dontneed_missing(&self->t);
+	if (why)
+		SKIP(return, "%s", why);
 }
 
 FIXTURE_TEARDOWN(types)
