@@ -9,14 +9,9 @@ set -euo pipefail
 src=${1:?usage: apply.sh SRC PATCHDIR}
 pdir=$(realpath "${2:?}")
 state=$src/.git/series-state
-shopt -s nullglob
-patches=()
-for p in "$pdir"/[0-9][0-9][0-9][0-9]-*.patch; do
-	case $p in */0000-cover-letter.patch) continue ;; esac
-	patches+=("$p")
-done
-
-hash=$(cat /dev/null "${patches[@]}" | sha1sum | cut -d' ' -f1)
+here=$(dirname "$(readlink -f "$0")")
+mapfile -t patches < <("$here/series-patches.sh" "$pdir")
+hash=$("$here/series-patches.sh" --hash "$pdir")
 head=$(git -C "$src" rev-parse HEAD)
 branch=$(git -C "$src" symbolic-ref -q --short HEAD || echo DETACHED)
 series=$(git -C "$src" rev-parse -q --verify refs/heads/series || true)

@@ -16,12 +16,7 @@ pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
-shopt -s nullglob
-patches=()
-for p in "$top"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
-	case $p in */0000-cover-letter.patch) continue ;; esac
-	patches+=("$p")
-done
+mapfile -t patches < <("$top/scripts/series-patches.sh" "$top/patches")
 [ ${#patches[@]} -gt 0 ] || bad "patches/ holds no patch"
 
 # 1. Apply to the base in a private index: no checkout, no build.

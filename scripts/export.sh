@@ -60,12 +60,6 @@ for d in "${dirs[@]}"; do
 	[ -d "$top/$d" ] && find "$top/$d" -depth -type d -empty -delete
 done
 # Record that branch "series" and patches/ agree (see apply.sh).
-shopt -s nullglob
-ps=()
-for p in "$pdir"/[0-9][0-9][0-9][0-9]-*.patch; do
-	case $p in */0000-cover-letter.patch) continue ;; esac
-	ps+=("$p")
-done
-echo "$(cat /dev/null "${ps[@]}" | sha1sum | cut -d' ' -f1) $(git -C "$src" rev-parse series)" \
-	>"$src/.git/series-state"
+echo "$("$(dirname "$(readlink -f "$0")")/series-patches.sh" --hash "$pdir")" \
+	"$(git -C "$src" rev-parse series)" >"$src/.git/series-state"
 echo "export: $n patches and cover letter in patches/"
