@@ -1152,14 +1152,28 @@ TEST_F(remote, error_of_the_first_element_is_returned)
 	EXPECT_EQ(present(self->pagemap_fd, self->mem, self->len), 0);
 }
 
-/*
- * Run process_madvise(MADV_POPULATE) on @self's target from a child that
- * first drops CAP_SYS_NICE, or, with @uid >= 0, becomes @uid.  Returns
- * the bytes or -errno.
- */
-static long populate_as(struct _test_data_remote *self, int uid)
+/* Drop capability @cap from the calling thread's effective set. */
+static int drop_cap(int cap)
 {
-	struct iovec iov = { self->mem, self->len };
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(__NR_capget, &hdr, data))
+		return -1;
+	data[cap / 32].effective &= ~(1U << (cap % 32));
+	return syscall(__NR_capset, &hdr, data);
+}
+
+/*
+ * Run process_madvise(@advice) on @iov of @pidfd's process from a child
+ * that first drops capability @cap (if >= 0) and becomes @uid (if >= 0).
+ * Returns the bytes or -errno.
+ */
+static long advise_as(int pidfd, struct iovec *iov, int advice, int cap,
+		      int uid)
+{
 	long res = -EPIPE;
 	int p[2];
 	pid_t pid;
@@ -1170,26 +1184,14 @@ static long populate_as(struct _test_data_remote *self, int uid)
 	if (pid < 0)
 		return -errno;
 	if (!pid) {
-		struct __user_cap_header_struct hdr = {
-			.version = _LINUX_CAPABILITY_VERSION_3,
-		};
-		struct __user_cap_data_struct data[2];
 		long r = -1000;
 
-		if (uid >= 0) {
-			if (setresuid(uid, uid, uid))
-				goto out;
-		} else {
-			if (syscall(__NR_capget, &hdr, data))
-				goto out;
-			data[0].effective &= ~(1U << CAP_SYS_NICE);
-			if (syscall(__NR_capset, &hdr, data))
-				goto out;
+		if ((cap < 0 || !drop_cap(cap)) &&
+		    (uid < 0 || !setresuid(uid, uid, uid))) {
+			r = sys_process_madvise(pidfd, iov, 1, advice);
+			if (r == -1)
+				r = -errno;
 		}
-		r = sys_process_madvise(self->pidfd, &iov, 1, MADV_POPULATE);
-		if (r == -1)
-			r = -errno;
-out:
 		if (write(p[1], &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
@@ -1204,18 +1206,90 @@ out:
 
 TEST_F(remote, without_cap_sys_nice_is_eperm)
 {
+	struct iovec iov = { self->mem, self->len };
+
 	if (geteuid())
 		SKIP(return, "needs root");
-	EXPECT_EQ(populate_as(self, -1), -EPERM);
+	EXPECT_EQ(advise_as(self->pidfd, &iov, MADV_POPULATE, CAP_SYS_NICE, -1),
+		  -EPERM);
 	EXPECT_EQ(present(self->pagemap_fd, self->mem, self->len), 0);
 }
 
 TEST_F(remote, other_uid_is_eacces)
 {
+	struct iovec iov = { self->mem, self->len };
+
 	if (geteuid())
 		SKIP(return, "needs root to change uids");
-	EXPECT_EQ(populate_as(self, 1001), -EACCES);
+	EXPECT_EQ(advise_as(self->pidfd, &iov, MADV_POPULATE, -1, 1001),
+		  -EACCES);
 	EXPECT_EQ(present(self->pagemap_fd, self->mem, self->len), 0);
+}
+
+/*
+ * MADV_POPULATE_READ needs PTRACE_MODE_READ; MADV_POPULATE_WRITE and
+ * MADV_POPULATE write-fault and need PTRACE_MODE_ATTACH.  Without an LSM
+ * the two modes grant the same; Yama with ptrace_scope 1 (set for the
+ * test if it is 0) refuses ATTACH to a process that is not a descendant
+ * unless the caller has CAP_SYS_PTRACE.  Caller and target are siblings here; the target holds
+ * no capabilities, so that dropping CAP_SYS_PTRACE leaves READ granted.
+ */
+TEST(remote_write_populate_needs_ptrace_attach)
+{
+	int sync[2], pidfd;
+	struct iovec iov;
+	long scope;
+	size_t len;
+	pid_t pid;
+	char *p;
+	char c;
+
+	page_size = getpagesize();
+	len = NR_PAGES * page_size;
+	if (!populate_supported())
+		SKIP(return, "MADV_POPULATE not supported");
+	scope = read_long("/proc/sys/kernel/yama/ptrace_scope");
+	if (scope < 0 || geteuid())
+		SKIP(return, "needs root and Yama");
+	p = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(pipe(sync), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		struct __user_cap_header_struct hdr = {
+			.version = _LINUX_CAPABILITY_VERSION_3,
+		};
+		struct __user_cap_data_struct none[2] = {};
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		c = syscall(__NR_capset, &hdr, none) ? 'f' : 's';
+		if (write(sync[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	pidfd = sys_pidfd_open(pid);
+	ASSERT_GE(pidfd, 0);
+	ASSERT_EQ(read(sync[0], &c, 1), 1);
+	ASSERT_EQ(c, 's');
+	iov.iov_base = p;
+	iov.iov_len = len;
+
+	if (!scope)
+		write_str("/proc/sys/kernel/yama/ptrace_scope", "1");
+	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE_WRITE, CAP_SYS_PTRACE,
+			    -1), -EACCES);
+	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE, CAP_SYS_PTRACE, -1),
+		  -EACCES);
+	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE_READ, CAP_SYS_PTRACE,
+			    -1), len);
+	if (!scope)
+		write_str("/proc/sys/kernel/yama/ptrace_scope", "0");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pidfd);
+	munmap(p, len);
 }
 
 /*
