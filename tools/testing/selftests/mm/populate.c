@@ -205,14 +205,20 @@ static void tmpfs_dir_remove(char dir[64])
 	dir[0] = '\0';
 }
 
-static void hugetlb_restore(long old)
+/* Write @val to @path, unless it is negative: "nothing saved". */
+static void write_long(const char *path, long val)
 {
 	char buf[32];
 
-	if (old < 0)
+	if (val < 0)
 		return;
-	snprintf(buf, sizeof(buf), "%ld", old);
-	write_str("/proc/sys/vm/nr_hugepages", buf);
+	snprintf(buf, sizeof(buf), "%ld", val);
+	write_str(path, buf);
+}
+
+static void hugetlb_restore(long old)
+{
+	write_long("/proc/sys/vm/nr_hugepages", old);
 }
 
 /* Make sure @free huge pages are free in the pool; the old size or -1. */
@@ -422,12 +428,8 @@ FIXTURE_TEARDOWN(local)
 	close(self->pagemap_fd);
 	tmpfs_dir_remove(self->dir);
 	hugetlb_restore(self->old_nr_hugepages);
-	if (self->old_overcommit >= 0) {
-		char buf[32];
-
-		snprintf(buf, sizeof(buf), "%ld", self->old_overcommit);
-		write_str("/proc/sys/vm/nr_overcommit_hugepages", buf);
-	}
+	write_long("/proc/sys/vm/nr_overcommit_hugepages",
+		   self->old_overcommit);
 }
 
 static char *map_anon(size_t len, int prot, int flags)
@@ -952,6 +954,54 @@ static void cgroup_remove(const char path[64])
 }
 
 /*
+ * Fork a target that maps @len bytes of private anonymous memory with
+ * @flags, applies @advice to it (if not 0), makes itself unkillable by
+ * the OOM killer if @unkillable, enters the cgroup at @path and waits.
+ * Returns the address of its mapping, NULL on failure; *@pid is the
+ * target, which dies with its parent.
+ */
+static char *target_in_cgroup(const char *path, size_t len, int flags,
+			      int advice, bool unkillable, pid_t *pid)
+{
+	char *p = NULL;
+	int sync[2];
+
+	if (pipe(sync))
+		return NULL;
+	*pid = fork();
+	if (!*pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		p = map_anon(len, PROT_READ | PROT_WRITE, flags);
+		if (!p || (advice && sys_madvise(p, len, advice)) ||
+		    (unkillable &&
+		     write_str("/proc/self/oom_score_adj", "-1000")) ||
+		    cgroup_enter(path, getpid()) ||
+		    write(sync[1], &p, sizeof(p)) != sizeof(p))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(sync[1]);
+	if (*pid < 0 || read(sync[0], &p, sizeof(p)) != sizeof(p))
+		p = NULL;
+	close(sync[0]);
+	return p;
+}
+
+/* Fork a target that only waits, dying with its parent. */
+static pid_t paused_child(void)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
  * OOM with no process the OOM killer may choose: the charge fails and
  * MADV_POPULATE says ENOMEM instead of a later fault failing.  The
  * target, in a small memcg, only waits; another process populates its
@@ -961,10 +1011,10 @@ static void cgroup_remove(const char path[64])
 TEST(oom_in_memcg_is_enomem)
 {
 	size_t len = 64UL << 20;
-	int sync[2], pidfd;
 	struct iovec iov;
 	char path[64];
 	pid_t pid;
+	int pidfd;
 
 	page_size = getpagesize();
 	if (!populate_supported())
@@ -981,22 +1031,8 @@ TEST(oom_in_memcg_is_enomem)
 		rmdir(path);
 		SKIP(return, "swap is on and memory.swap.max cannot be set");
 	}
-	ASSERT_EQ(pipe(sync), 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid) {
-		char *p = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!p || write_str("/proc/self/oom_score_adj", "-1000") ||
-		    cgroup_enter(path, getpid()) ||
-		    write(sync[1], &p, sizeof(p)) != sizeof(p))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	ASSERT_EQ(read(sync[0], &iov.iov_base, sizeof(iov.iov_base)),
-		  sizeof(iov.iov_base));
+	iov.iov_base = target_in_cgroup(path, len, MAP_PRIVATE, 0, true, &pid);
+	ASSERT_NE(iov.iov_base, NULL);
 	iov.iov_len = len;
 	pidfd = sys_pidfd_open(pid);
 	ASSERT_GE(pidfd, 0);
@@ -1231,8 +1267,9 @@ TEST_F(remote, other_uid_is_eacces)
  * MADV_POPULATE write-fault and need PTRACE_MODE_ATTACH.  Without an LSM
  * the two modes grant the same; Yama with ptrace_scope 1 (set for the
  * test if it is 0) refuses ATTACH to a process that is not a descendant
- * unless the caller has CAP_SYS_PTRACE.  Caller and target are siblings here; the target holds
- * no capabilities, so that dropping CAP_SYS_PTRACE leaves READ granted.
+ * unless the caller has CAP_SYS_PTRACE.  Caller and target are siblings
+ * here; the target holds no capabilities, so that dropping CAP_SYS_PTRACE
+ * leaves READ granted.
  */
 TEST(remote_write_populate_needs_ptrace_attach)
 {
@@ -1320,7 +1357,7 @@ TEST(remote_memory_is_charged_to_the_target_memcg)
 	char target[64], caller[64];
 	struct charge before, after;
 	struct iovec *iov;
-	int sync[2], pidfd;
+	int pidfd;
 	char *p;
 	pid_t pid;
 
@@ -1340,22 +1377,10 @@ TEST(remote_memory_is_charged_to_the_target_memcg)
 	ASSERT_EQ(cgroup_make(target, "populate-target"), 0);
 	ASSERT_EQ(cgroup_make(caller, "populate-caller"), 0);
 	ASSERT_EQ(cgroup_enter(caller, getpid()), 0);
-	ASSERT_EQ(pipe(sync), 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (!pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		p = map_anon(len, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_NORESERVE);
-		/* One base page per stride, not a THP. */
-		if (!p || sys_madvise(p, len, MADV_NOHUGEPAGE) ||
-		    cgroup_enter(target, getpid()) ||
-		    write(sync[1], &p, sizeof(p)) != sizeof(p))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	ASSERT_EQ(read(sync[0], &p, sizeof(p)), sizeof(p));
+	/* One base page per stride, not a THP. */
+	p = target_in_cgroup(target, len, MAP_PRIVATE | MAP_NORESERVE,
+			     MADV_NOHUGEPAGE, false, &pid);
+	ASSERT_NE(p, NULL);
 	for (int i = 0; i < SPARSE; i++) {
 		iov[i].iov_base = p + i * stride;
 		iov[i].iov_len = page_size;
@@ -1463,13 +1488,8 @@ TEST_F(numa, remote_populate_follows_the_targets_vma_policy)
 	int pidfd, status;
 	pid_t pid;
 
-	pid = fork();
+	pid = paused_child();
 	ASSERT_GE(pid, 0);
-	if (!pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
 	pidfd = sys_pidfd_open(pid);
 	ASSERT_GE(pidfd, 0);
 	ASSERT_EQ(bind_self_to_node0(), 0);
@@ -1638,13 +1658,8 @@ TEST_F(remote, shared_memory_is_not_dirtied)
 	waitpid(self->pid, NULL, 0);
 	close(self->pagemap_fd);
 	close(self->pidfd);
-	self->pid = fork();
+	self->pid = paused_child();
 	ASSERT_GE(self->pid, 0);
-	if (!self->pid) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		pause();
-		_exit(0);
-	}
 	self->pidfd = sys_pidfd_open(self->pid);
 	ASSERT_GE(self->pidfd, 0);
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", self->pid);
