@@ -1,0 +1,2064 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MADV_VOLATILE and MADV_NONVOLATILE: private anonymous memory that reclaim
+ * may discard ("purge") instead of swapping it, and that reports the purge.
+ *
+ * A volatile page keeps its data until reclaim purges it.  Touching a
+ * purged page raises SIGBUS (BUS_ADRERR, at the faulting address) and a
+ * kernel access to it fails with EFAULT, until MADV_NONVOLATILE, which
+ * returns 1 if a page of its range was purged, 0 if none was; purged pages
+ * then read zero.
+ *
+ * How it is checked: purges are forced by writing to memory.reclaim (or by
+ * memory.max) of a memory cgroup made for the test, with no swap (the
+ * cgroup's memory.swap.max is 0 if the system has swap) or with a zram
+ * device the test sets up as swap.  A page is seen gone when its pagemap
+ * entry is not present; it was purged and not swapped when it is neither
+ * present nor swapped, and MADV_NONVOLATILE reports it.  The VMA attribute
+ * is read from the "vo" mnemonic of VmFlags in /proc/self/smaps.  Each page
+ * of a buffer holds a non-zero pattern of its index and a generation, so
+ * that a page that reads zero can only be one that was purged and taken
+ * back.  Last, a stress test runs threads over volatile memory under
+ * memory.max pressure and checks the same invariants after every step.
+ *
+ * Everything a test leaves behind outside its own process (the cgroup, the
+ * zram swap) is undone by a teardown run in the harness's parent process,
+ * so that it also happens when the test dies of a signal.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "../kselftest_harness.h"
+#include "vm_util.h"
+
+#ifndef MADV_VOLATILE
+#define MADV_VOLATILE		27
+#endif
+#ifndef MADV_NONVOLATILE
+#define MADV_NONVOLATILE	28
+#endif
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE		0x08
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT		0x01
+#endif
+
+#define NR_PAGES	32
+#ifndef CGROUP_ROOT
+#define CGROUP_ROOT	"/sys/fs/cgroup"
+#endif
+#define CG_PREFIX	"volatile-test-"
+#define ZRAM_SIZE	(256UL << 20)
+
+static size_t page_size;
+
+static long sys_madvise(void *addr, size_t len, int advice)
+{
+	return syscall(__NR_madvise, addr, len, advice);
+}
+
+static int sys_mlock(void *addr, size_t len)
+{
+	return syscall(__NR_mlock, addr, len);
+}
+
+static int sys_mlock2(void *addr, size_t len, unsigned int flags)
+{
+	return syscall(__NR_mlock2, addr, len, flags);
+}
+
+static ssize_t sys_process_madvise(int pidfd, const struct iovec *iov,
+				   size_t vlen, int advice)
+{
+	return syscall(__NR_process_madvise, pidfd, iov, vlen, advice, 0);
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+	return syscall(__NR_pidfd_open, pid, 0);
+}
+
+static int sys_swapon(const char *path, int flags)
+{
+	return syscall(__NR_swapon, path, flags);
+}
+
+static int sys_swapoff(const char *path)
+{
+	return syscall(__NR_swapoff, path);
+}
+
+/* MADV_VOLATILE on [addr, addr + len): 0 or -errno. */
+static int set_volatile(void *addr, size_t len)
+{
+	return sys_madvise(addr, len, MADV_VOLATILE) ? -errno : 0;
+}
+
+/* MADV_NONVOLATILE: 1 if a page was purged, 0 if none was, or -errno. */
+static long set_nonvolatile(void *addr, size_t len)
+{
+	long ret = sys_madvise(addr, len, MADV_NONVOLATILE);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* False on a kernel without MADV_VOLATILE, probed once per process. */
+static bool volatile_supported(void)
+{
+	static int supported = -1;
+	size_t ps = getpagesize();
+	char *p;
+
+	if (supported >= 0)
+		return supported;
+	supported = 0;
+	if (sizeof(long) != 8)
+		return false;
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	supported = !set_volatile(p, ps);
+	munmap(p, ps);
+	return supported;
+}
+
+/* Probe in the harness's process, before it forks the tests. */
+static void __attribute__((constructor)) probe_volatile(void)
+{
+	volatile_supported();
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Page data: a pattern of (page index, generation), never zero. */
+static uint64_t pattern(size_t idx, unsigned int gen)
+{
+	return (((uint64_t)idx << 32 | gen) * 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+static void page_fill(char *page, size_t idx, unsigned int gen)
+{
+	uint64_t *w = (uint64_t *)page, v = pattern(idx, gen);
+
+	for (size_t i = 0; i < page_size / sizeof(*w); i++)
+		w[i] = v;
+}
+
+enum { PAGE_DATA, PAGE_ZERO, PAGE_BAD, PAGE_SIGBUS };
+
+/* Whether the page holds pattern (@idx, @gen), zeros, or anything else. */
+static int page_state(const char *page, size_t idx, unsigned int gen)
+{
+	const uint64_t *w = (const uint64_t *)page;
+	size_t n = page_size / sizeof(*w), data = 0, zero = 0;
+	uint64_t v = pattern(idx, gen);
+
+	for (size_t i = 0; i < n; i++) {
+		data += w[i] == v;
+		zero += !w[i];
+	}
+	return data == n ? PAGE_DATA : zero == n ? PAGE_ZERO : PAGE_BAD;
+}
+
+/* Fill pages [first, first + n) of @p: page i gets pattern (i, @gen). */
+static void fill(char *p, long first, long n, unsigned int gen)
+{
+	for (long i = first; i < first + n; i++)
+		page_fill(p + i * page_size, i, gen);
+}
+
+/* How many pages of [first, first + n) of @p are in @state. */
+static long count_state(char *p, long first, long n, unsigned int gen,
+			int state)
+{
+	long count = 0;
+
+	for (long i = first; i < first + n; i++)
+		count += page_state(p + i * page_size, i, gen) == state;
+	return count;
+}
+
+/* @n private anonymous pages, filled with generation 0; NULL on failure. */
+static char *map_filled(long n)
+{
+	char *p = mmap(NULL, n * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	fill(p, 0, n, 0);
+	return p;
+}
+
+/* Reserve address space: @len bytes, PROT_NONE, aligned to @align. */
+static char *reserve(size_t len, size_t align)
+{
+	char *p = mmap(NULL, len + align, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *aligned;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	aligned = (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
+	if (aligned > p)
+		munmap(p, aligned - p);
+	munmap(aligned + len, p + align - aligned);
+	return aligned;
+}
+
+/*
+ * SIGBUS: a thread arms its own jump buffer around an access it expects
+ * may fault.  A SIGBUS nobody waits for kills the process, as it would
+ * without a handler.
+ */
+static __thread sigjmp_buf bus_jmp;
+static __thread int bus_armed;
+static __thread siginfo_t bus_info;
+
+/* Compiler barriers: the access stays between arming and disarming. */
+static void bus_arm(bool on)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&bus_armed, on, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static void bus_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (sig != SIGBUS || !__atomic_load_n(&bus_armed, __ATOMIC_RELAXED)) {
+		signal(SIGBUS, SIG_DFL);
+		return;
+	}
+	bus_arm(false);
+	bus_info = *si;
+	siglongjmp(bus_jmp, 1);
+}
+
+static int catch_sigbus(void)
+{
+	struct sigaction sa = {
+		.sa_sigaction = bus_handler,
+		.sa_flags = SA_SIGINFO,
+	};
+
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+ * Access the byte at @addr: read it or, if @write, add 0 to it (a write
+ * that keeps the data).  0 if that worked, SIGBUS if it raised one, whose
+ * siginfo is then in bus_info.
+ */
+static int touch(void *addr, bool write)
+{
+	if (sigsetjmp(bus_jmp, 1))
+		return SIGBUS;
+	bus_arm(true);
+	if (write)
+		__atomic_fetch_add((char *)addr, 0, __ATOMIC_RELAXED);
+	else
+		(void)__atomic_load_n((char *)addr, __ATOMIC_RELAXED);
+	bus_arm(false);
+	return 0;
+}
+
+/* Whether touching @addr raises SIGBUS with BUS_ADRERR at @addr itself. */
+static bool sigbus_at(void *addr, bool write)
+{
+	return touch(addr, write) == SIGBUS &&
+	       bus_info.si_code == BUS_ADRERR && bus_info.si_addr == addr;
+}
+
+/* Pages of [p, p + len) whose pagemap entry has @bit; -1 on error. */
+static long pagemap_count(char *p, size_t len, uint64_t bit)
+{
+	size_t n = len / page_size, first = (uintptr_t)p / page_size;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t ent[512];
+	long count = 0;
+
+	if (fd < 0)
+		return -1;
+	for (size_t i = 0; i < n; i += 512) {
+		size_t k = n - i < 512 ? n - i : 512;
+
+		if (pread(fd, ent, k * sizeof(*ent), (first + i) * sizeof(*ent))
+		    != (ssize_t)(k * sizeof(*ent))) {
+			count = -1;
+			break;
+		}
+		for (size_t j = 0; j < k; j++)
+			count += !!(ent[j] & bit);
+	}
+	close(fd);
+	return count;
+}
+
+/*
+ * The line starting with @key of the VMA containing @addr in
+ * /proc/self/smaps, copied into @line; false if there is none.
+ */
+static bool smaps_line(void *addr, const char *key, char *line, int size)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in_vma = false, found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, size, f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in_vma = a >= start && a < end;
+		else if (in_vma && !strncmp(line, key, strlen(key)))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Whether the VMA containing @addr shows @flag in its VmFlags. */
+static bool vma_flag(void *addr, const char *flag)
+{
+	char line[512], *tok, *save;
+
+	if (!smaps_line(addr, "VmFlags:", line, sizeof(line)))
+		return false;
+	for (tok = strtok_r(line + 8, "\n ", &save); tok;
+	     tok = strtok_r(NULL, "\n ", &save))
+		if (!strcmp(tok, flag))
+			return true;
+	return false;
+}
+
+/* The kB of smaps field @key ("Swap:") of the VMA at @addr, or -1. */
+static long vma_kb(void *addr, const char *key)
+{
+	char line[512];
+
+	if (!smaps_line(addr, key, line, sizeof(line)))
+		return -1;
+	return strtol(line + strlen(key), NULL, 10);
+}
+
+/* How many VMAs of /proc/self/maps overlap [p, p + len). */
+static int vmas_in(void *p, size_t len)
+{
+	unsigned long a = (unsigned long)p, b = a + len, start, end;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &start, &end) == 2 &&
+		    start < b && end > a)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? n : -EIO;
+}
+
+/* The value of @key in a "key value" file such as /proc/vmstat, or -1. */
+static long stat_key(const char *path, const char *key)
+{
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long val = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/* Whether any swap is on. */
+static bool swap_on(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1;
+}
+
+/* Memory cgroups: @cg is a directory under CGROUP_ROOT. */
+
+static bool memcg_available(void)
+{
+	char buf[256] = "";
+	int fd = open(CGROUP_ROOT "/cgroup.controllers", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	if (!strstr(buf, "memory"))
+		return false;
+	write_str(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
+	return true;
+}
+
+/* The cgroup directory of the caller, in @path; 0 or -1. */
+static int self_cgroup(char *path, size_t size)
+{
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[200];
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, size, "%s%s", CGROUP_ROOT, line + 3);
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+static int cg_write(const char *cg, const char *file, const char *s)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return write_str(path, s);
+}
+
+static int cg_enter(const char *cg, pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", pid);
+	return cg_write(cg, "cgroup.procs", buf);
+}
+
+static void cg_leave(void)
+{
+	cg_enter(CGROUP_ROOT, getpid());
+}
+
+static long cg_stat(const char *cg, const char *key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/memory.stat", cg);
+	return stat_key(path, key);
+}
+
+/* memory.stat is flushed lazily: give @key 3 s to reach @min. */
+static long cg_stat_wait(const char *cg, const char *key, long min)
+{
+	double end = now() + 3;
+	long val;
+
+	while ((val = cg_stat(cg, key)) < min && now() < end)
+		usleep(100000);
+	return val;
+}
+
+/* Make CGROUP_ROOT/volatile-test-<pid>-<n> in @cg: 0 or -errno. */
+static int cg_create(char *cg, size_t size)
+{
+	static int n;
+	int ret;
+
+	snprintf(cg, size, "%s/%s%d-%d", CGROUP_ROOT, CG_PREFIX, getpid(),
+		 n++);
+	if (!mkdir(cg, 0755) || errno == EEXIST)
+		return 0;
+	ret = -errno;
+	cg[0] = '\0';
+	return ret;
+}
+
+/* Kill whatever is left in @cg and remove it; the caller moves out first. */
+static void cg_destroy(char *cg)
+{
+	char mine[256];
+
+	if (!cg[0])
+		return;
+	if (!self_cgroup(mine, sizeof(mine)) && !strcmp(mine, cg))
+		cg_leave();
+	cg_write(cg, "cgroup.kill", "1");
+	/* Killed processes leave the cgroup asynchronously. */
+	for (int i = 0; i < 100; i++) {
+		if (!rmdir(cg) || errno != EBUSY)
+			break;
+		usleep(20000);
+	}
+	cg[0] = '\0';
+}
+
+/* Remove the cgroups of earlier runs that were killed (by a timeout). */
+static void cg_reap_stale(void)
+{
+	DIR *d = opendir(CGROUP_ROOT);
+	char path[300];
+	struct dirent *e;
+	int pid;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, CG_PREFIX "%d-", &pid) != 1 ||
+		    !kill(pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CGROUP_ROOT, e->d_name);
+		cg_destroy(path);
+	}
+	closedir(d);
+}
+
+/*
+ * Reclaim from the caller's memory cgroup through memory.reclaim until no
+ * page of [p, p + len) is present; false if some still are after 10 s.
+ */
+static bool reclaim_until_gone(char *p, size_t len)
+{
+	char cg[256], path[300], amount[32];
+	double end = now() + 10;
+	bool gone;
+	int fd;
+
+	if (self_cgroup(cg, sizeof(cg)))
+		return false;
+	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return false;
+	snprintf(amount, sizeof(amount), "%zu", 2 * len + (1UL << 20));
+	while (!(gone = !pagemap_count(p, len, PM_PRESENT)) && now() < end)
+		/* EAGAIN: less than asked for could be reclaimed, fine. */
+		if (write(fd, amount, strlen(amount)) < 0 && errno != EAGAIN)
+			usleep(10000);
+	close(fd);
+	return gone;
+}
+
+/*
+ * @n private anonymous pages, filled, made volatile and purged by reclaim
+ * of the caller's cgroup; NULL if any step failed.
+ */
+static char *map_purged(long n)
+{
+	char *p = map_filled(n);
+
+	if (!p)
+		return NULL;
+	if (set_volatile(p, n * page_size) ||
+	    !reclaim_until_gone(p, n * page_size)) {
+		munmap(p, n * page_size);
+		return NULL;
+	}
+	return p;
+}
+
+/* Wait for child @pid: its exit status, or 128 + its killing signal. */
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) :
+				   128 + WTERMSIG(status);
+}
+
+/* What a test sets up outside its process, for the teardown to undo. */
+struct env {
+	char cg[128];		/* the test's memory cgroup, or "" */
+	char zdev[32];		/* /dev/zramN, swapped on if zswapon */
+	int zid;		/* N, or -1 */
+	bool zadded;		/* hot_added by us: hot_remove it */
+	bool zmknod;		/* we made the device node */
+	bool zswapon;
+};
+
+/* Page 0 of a swap device: version 1, no bad pages, "SWAPSPACE2". */
+static int write_swap_header(const char *dev, size_t size)
+{
+	char *page = calloc(1, page_size);
+	uint32_t *info = (uint32_t *)(page + 1024);
+	int fd, ret = -EIO;
+
+	if (!page)
+		return -ENOMEM;
+	info[0] = 1;				/* version */
+	info[1] = size / page_size - 1;		/* last_page */
+	info[2] = 0;				/* nr_badpages */
+	memcpy(page + page_size - 10, "SWAPSPACE2", 10);
+	fd = open(dev, O_WRONLY);
+	if (fd >= 0) {
+		if (pwrite(fd, page, page_size, 0) == (ssize_t)page_size &&
+		    !fsync(fd))
+			ret = 0;
+		close(fd);
+	} else {
+		ret = -errno;
+	}
+	free(page);
+	return ret;
+}
+
+static void zram_swapoff(struct env *env)
+{
+	char path[64], id[16];
+
+	if (env->zid < 0)
+		return;
+	if (env->zswapon)
+		sys_swapoff(env->zdev);
+	env->zswapon = false;
+	snprintf(path, sizeof(path), "/sys/block/zram%d/reset", env->zid);
+	write_str(path, "1");
+	if (env->zmknod)
+		unlink(env->zdev);
+	if (env->zadded) {
+		snprintf(id, sizeof(id), "%d", env->zid);
+		write_str("/sys/class/zram-control/hot_remove", id);
+	}
+	env->zid = -1;
+}
+
+/* Swap on a zram device: zram0 if unused, else a new one.  0 or -errno. */
+static int zram_swapon(struct env *env)
+{
+	unsigned int major, minor;
+	char path[64], size[32];
+	long id = 0;
+	int ret;
+
+	if (access("/sys/block/zram0", F_OK) ||
+	    read_long("/sys/block/zram0/disksize") != 0) {
+		id = read_long("/sys/class/zram-control/hot_add");
+		if (id < 0)
+			return -ENODEV;
+		env->zadded = true;
+	}
+	env->zid = id;
+	snprintf(path, sizeof(path), "/sys/block/zram%ld/disksize", id);
+	snprintf(size, sizeof(size), "%lu", ZRAM_SIZE);
+	ret = write_str(path, size);
+	if (ret)
+		return ret;
+	snprintf(env->zdev, sizeof(env->zdev), "/dev/zram%ld", id);
+	/* devtmpfs makes the node shortly; make it if it does not. */
+	for (int i = 0; i < 50 && access(env->zdev, F_OK); i++)
+		usleep(20000);
+	if (access(env->zdev, F_OK)) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/block/zram%ld/dev", id);
+		f = fopen(path, "r");
+		if (!f)
+			return -ENODEV;
+		ret = fscanf(f, "%u:%u", &major, &minor);
+		fclose(f);
+		if (ret != 2 || mknod(env->zdev, S_IFBLK | 0600,
+				      makedev(major, minor)))
+			return -ENODEV;
+		env->zmknod = true;
+	}
+	ret = write_swap_header(env->zdev, ZRAM_SIZE);
+	if (ret)
+		return ret;
+	if (sys_swapon(env->zdev, 0))
+		return -errno;
+	env->zswapon = true;
+	return 0;
+}
+
+static void env_teardown(struct env *env)
+{
+	cg_destroy(env->cg);
+	zram_swapoff(env);
+}
+
+/*
+ * Put the caller in a memory cgroup of its own, with zram swap if @swap
+ * and with no swap at all if not.  0 when ready; KSFT_SKIP after SKIP();
+ * -errno on failure.  It undoes itself when not ready: the harness runs no
+ * teardown after a setup that failed or skipped.
+ */
+static int env_setup(struct __test_metadata *_metadata, struct env *env,
+		     bool swap)
+{
+	char path[256];
+	int ret;
+
+	page_size = getpagesize();
+	memset(env, 0, sizeof(*env));
+	env->zid = -1;
+	if (!volatile_supported())
+		SKIP(return KSFT_SKIP, "MADV_VOLATILE not supported");
+	if (geteuid())
+		SKIP(return KSFT_SKIP, "needs root for cgroups and swap");
+	if (!memcg_available())
+		SKIP(return KSFT_SKIP, "needs cgroup2 with memory controller");
+	cg_reap_stale();
+	if (swap) {
+		ret = zram_swapon(env);
+		if (ret) {
+			zram_swapoff(env);
+			SKIP(return KSFT_SKIP, "no zram swap: %s",
+			     strerror(-ret));
+		}
+	}
+	ret = cg_create(env->cg, sizeof(env->cg));
+	if (ret)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/memory.reclaim", env->cg);
+	if (access(path, W_OK)) {
+		env_teardown(env);
+		SKIP(return KSFT_SKIP, "no memory.reclaim");
+	}
+	if (!swap && cg_write(env->cg, "memory.swap.max", "0") && swap_on()) {
+		env_teardown(env);
+		SKIP(return KSFT_SKIP, "swap on, memory.swap.max not settable");
+	}
+	ret = cg_enter(env->cg, getpid());
+	if (!ret && catch_sigbus())
+		ret = -errno;
+	if (!ret)
+		return 0;
+fail:
+	env_teardown(env);
+	return ret;
+}
+
+/*
+ * MADV_VOLATILE per kind of mapping: only private anonymous memory takes
+ * it; any other kind is EINVAL and left as it was.  MADV_NONVOLATILE is a
+ * no-op returning 0 on every kind.
+ */
+enum kind {
+	PRIVATE_ANON,
+	PRIVATE_ANON_THP,
+	MLOCKED,
+	MLOCKED_ONFAULT,
+	HUGETLB,
+	SHARED_ANON,
+	MEMFD_SHARED,
+	MEMFD_PRIVATE,
+	FILE_PRIVATE,
+	DROPPABLE,
+	PFNMAP,
+};
+
+FIXTURE(kinds)
+{
+	char *mem;
+	size_t len;
+	bool owned;	/* ours to unmap */
+	char *copy;	/* the data, to compare with; NULL: not compared */
+	int fd;
+};
+
+FIXTURE_VARIANT(kinds)
+{
+	enum kind kind;
+	bool accepted;
+};
+
+FIXTURE_VARIANT_ADD(kinds, private_anon) {
+	.kind = PRIVATE_ANON, .accepted = true,
+};
+
+FIXTURE_VARIANT_ADD(kinds, private_anon_thp) {
+	.kind = PRIVATE_ANON_THP, .accepted = true,
+};
+
+FIXTURE_VARIANT_ADD(kinds, mlocked) { .kind = MLOCKED };
+FIXTURE_VARIANT_ADD(kinds, mlocked_onfault) { .kind = MLOCKED_ONFAULT };
+FIXTURE_VARIANT_ADD(kinds, hugetlb) { .kind = HUGETLB };
+FIXTURE_VARIANT_ADD(kinds, shared_anon) { .kind = SHARED_ANON };
+FIXTURE_VARIANT_ADD(kinds, memfd_shared) { .kind = MEMFD_SHARED };
+FIXTURE_VARIANT_ADD(kinds, memfd_private) { .kind = MEMFD_PRIVATE };
+FIXTURE_VARIANT_ADD(kinds, file_private) { .kind = FILE_PRIVATE };
+FIXTURE_VARIANT_ADD(kinds, droppable) { .kind = DROPPABLE };
+FIXTURE_VARIANT_ADD(kinds, pfnmap) { .kind = PFNMAP };
+
+/* The [vvar] mapping, VM_IO | VM_PFNMAP on x86; false if there is none. */
+static bool find_vvar(char **start, size_t *len)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	unsigned long s, e;
+	char line[256];
+	bool found = false;
+
+	if (!maps)
+		return false;
+	while (!found && fgets(line, sizeof(line), maps))
+		if (strstr(line, "[vvar]") &&
+		    sscanf(line, "%lx-%lx", &s, &e) == 2)
+			found = true;
+	fclose(maps);
+	if (!found || !vma_flag((void *)s, "pf"))
+		return false;
+	*start = (char *)s;
+	*len = e - s;
+	return true;
+}
+
+FIXTURE_SETUP(kinds)
+{
+	int prot = PROT_READ | PROT_WRITE;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	size_t pmd;
+	char *at;
+
+	page_size = getpagesize();
+	self->len = NR_PAGES * page_size;
+	self->mem = MAP_FAILED;
+	self->owned = false;
+	self->copy = NULL;
+	self->fd = -1;
+	if (!volatile_supported())
+		SKIP(return, "MADV_VOLATILE not supported");
+
+	switch (variant->kind) {
+	case PRIVATE_ANON_THP:
+		pmd = read_pmd_pagesize();
+		if (!pmd)
+			SKIP(return, "no THP");
+		self->len = pmd;
+		at = reserve(pmd, pmd);
+		ASSERT_NE(at, NULL);
+		self->mem = mmap(at, pmd, prot, flags | MAP_FIXED, -1, 0);
+		ASSERT_EQ(self->mem, at);
+		self->owned = true;
+		if (sys_madvise(self->mem, pmd, MADV_HUGEPAGE))
+			SKIP(return, "no MADV_HUGEPAGE");
+		fill(self->mem, 0, pmd / page_size, 0);
+		if (vma_kb(self->mem, "AnonHugePages:") < (long)(pmd >> 10))
+			SKIP(return, "no THP allocated");
+		break;
+	case HUGETLB:
+		self->len = default_huge_page_size();
+		if (!self->len || get_free_hugepages() < 1)
+			SKIP(return, "no free huge page");
+		flags |= MAP_HUGETLB;
+		break;
+	case SHARED_ANON:
+		flags = MAP_SHARED | MAP_ANONYMOUS;
+		break;
+	case MEMFD_SHARED:
+	case MEMFD_PRIVATE:
+		self->fd = memfd_create("volatile", 0);
+		ASSERT_GE(self->fd, 0);
+		ASSERT_EQ(ftruncate(self->fd, self->len), 0);
+		flags = variant->kind == MEMFD_SHARED ? MAP_SHARED :
+							MAP_PRIVATE;
+		break;
+	case FILE_PRIVATE: {
+		struct stat st;
+
+		/* The test binary: a regular file, whatever it is on. */
+		self->fd = open("/proc/self/exe", O_RDONLY);
+		ASSERT_GE(self->fd, 0);
+		ASSERT_EQ(fstat(self->fd, &st), 0);
+		if ((size_t)st.st_size < self->len)
+			self->len = st.st_size & ~(page_size - 1);
+		if (!self->len)
+			SKIP(return, "test binary smaller than a page");
+		flags = MAP_PRIVATE;
+		break;
+	}
+	case DROPPABLE:
+		flags = MAP_DROPPABLE | MAP_ANONYMOUS;
+		break;
+	case PFNMAP:
+		if (!find_vvar(&self->mem, &self->len))
+			SKIP(return, "no VM_PFNMAP [vvar] mapping");
+		break;
+	default:
+		break;
+	}
+	if (self->mem == MAP_FAILED) {
+		self->mem = mmap(NULL, self->len, prot, flags, self->fd, 0);
+		if (self->mem == MAP_FAILED && variant->kind == DROPPABLE &&
+		    errno == EINVAL)
+			SKIP(return, "no MAP_DROPPABLE");
+		ASSERT_NE(self->mem, MAP_FAILED);
+		self->owned = true;
+		if (variant->kind != FILE_PRIVATE)
+			fill(self->mem, 0, self->len / page_size, 0);
+	}
+	if (variant->kind == MLOCKED &&
+	    sys_mlock(self->mem, self->len))
+		SKIP(return, "mlock: %s", strerror(errno));
+	/* Pages present already are locked at once by MLOCK_ONFAULT too. */
+	if (variant->kind == MLOCKED_ONFAULT &&
+	    sys_mlock2(self->mem, self->len, MLOCK_ONFAULT))
+		SKIP(return, "mlock2: %s", strerror(errno));
+	if (variant->kind != PFNMAP) {
+		self->copy = malloc(self->len);
+		ASSERT_NE(self->copy, NULL);
+		memcpy(self->copy, self->mem, self->len);
+	}
+}
+
+FIXTURE_TEARDOWN(kinds)
+{
+	if (self->owned)
+		munmap(self->mem, self->len);
+	if (self->fd >= 0)
+		close(self->fd);
+	free(self->copy);
+}
+
+TEST_F(kinds, volatile_only_on_private_anon)
+{
+	int ret = set_volatile(self->mem, self->len);
+
+	if (variant->accepted) {
+		EXPECT_EQ(ret, 0);
+		EXPECT_TRUE(vma_flag(self->mem, "vo"));
+	} else {
+		EXPECT_EQ(ret, -EINVAL);
+		EXPECT_FALSE(vma_flag(self->mem, "vo"));
+	}
+	if (self->copy)
+		EXPECT_EQ(memcmp(self->mem, self->copy, self->len), 0);
+}
+
+TEST_F(kinds, nonvolatile_is_a_noop)
+{
+	EXPECT_EQ(set_nonvolatile(self->mem, self->len), 0);
+	EXPECT_FALSE(vma_flag(self->mem, "vo"));
+	if (self->copy)
+		EXPECT_EQ(memcmp(self->mem, self->copy, self->len), 0);
+}
+
+/* What needs no reclaim: the attribute, its errors, and intact data. */
+FIXTURE(local)
+{
+	char *mem;		/* NR_PAGES pages, generation 0 */
+	size_t len;
+};
+
+FIXTURE_SETUP(local)
+{
+	page_size = getpagesize();
+	self->len = NR_PAGES * page_size;
+	self->mem = NULL;
+	if (!volatile_supported())
+		SKIP(return, "MADV_VOLATILE not supported");
+	self->mem = map_filled(NR_PAGES);
+	ASSERT_NE(self->mem, NULL);
+	ASSERT_EQ(catch_sigbus(), 0);
+}
+
+FIXTURE_TEARDOWN(local)
+{
+	if (self->mem)
+		munmap(self->mem, self->len);
+}
+
+TEST_F(local, unaligned_start_is_einval)
+{
+	EXPECT_EQ(set_volatile(self->mem + 1, self->len - page_size), -EINVAL);
+	EXPECT_FALSE(vma_flag(self->mem, "vo"));
+}
+
+/* The range is checked whole before any VMA changes. */
+TEST_F(local, einval_anywhere_in_the_range_changes_nothing)
+{
+	char *r = reserve(2 * self->len, page_size);
+	int fd = memfd_create("volatile", 0);
+
+	ASSERT_NE(r, NULL);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(ftruncate(fd, self->len), 0);
+	ASSERT_EQ(mmap(r, self->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), r);
+	ASSERT_EQ(mmap(r + self->len, self->len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, fd, 0), r + self->len);
+	fill(r, 0, NR_PAGES, 0);
+
+	EXPECT_EQ(set_volatile(r, 2 * self->len), -EINVAL);
+	EXPECT_FALSE(vma_flag(r, "vo"));
+	EXPECT_FALSE(vma_flag(r + self->len - page_size, "vo"));
+	EXPECT_EQ(vmas_in(r, self->len), 1);
+	EXPECT_EQ(count_state(r, 0, NR_PAGES, 0, PAGE_DATA), NR_PAGES);
+	munmap(r, 2 * self->len);
+	close(fd);
+}
+
+/* As other madvise(): ENOMEM for the hole, the mapped parts done. */
+TEST_F(local, hole_is_enomem_and_the_rest_is_volatile)
+{
+	char *hole = self->mem + NR_PAGES / 2 * page_size;
+
+	ASSERT_EQ(munmap(hole, page_size), 0);
+	EXPECT_EQ(set_volatile(self->mem, self->len), -ENOMEM);
+	EXPECT_TRUE(vma_flag(self->mem, "vo"));
+	EXPECT_TRUE(vma_flag(hole + page_size, "vo"));
+	EXPECT_TRUE(vma_flag(self->mem + self->len - page_size, "vo"));
+}
+
+TEST_F(local, process_madvise_volatile_is_einval)
+{
+	struct iovec iov = { .iov_base = self->mem, .iov_len = self->len };
+	int pidfd = sys_pidfd_open(getpid());
+
+	ASSERT_GE(pidfd, 0);
+	EXPECT_EQ(sys_process_madvise(pidfd, &iov, 1, MADV_VOLATILE), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_FALSE(vma_flag(self->mem, "vo"));
+	close(pidfd);
+}
+
+TEST_F(local, process_madvise_nonvolatile_is_einval)
+{
+	struct iovec iov = { .iov_base = self->mem, .iov_len = self->len };
+	int pidfd = sys_pidfd_open(getpid());
+
+	ASSERT_GE(pidfd, 0);
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_EQ(sys_process_madvise(pidfd, &iov, 1, MADV_NONVOLATILE), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_TRUE(vma_flag(self->mem, "vo"));
+	close(pidfd);
+}
+
+TEST_F(local, data_stays_usable_while_volatile)
+{
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_EQ(count_state(self->mem, 0, NR_PAGES, 0, PAGE_DATA), NR_PAGES);
+	fill(self->mem, 0, NR_PAGES, 1);
+	EXPECT_EQ(count_state(self->mem, 0, NR_PAGES, 1, PAGE_DATA), NR_PAGES);
+}
+
+TEST_F(local, volatile_shows_vo)
+{
+	ASSERT_FALSE(vma_flag(self->mem, "vo"));
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_TRUE(vma_flag(self->mem, "vo"));
+}
+
+TEST_F(local, nonvolatile_clears_vo)
+{
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	ASSERT_TRUE(vma_flag(self->mem, "vo"));
+	EXPECT_EQ(set_nonvolatile(self->mem, self->len), 0);
+	EXPECT_FALSE(vma_flag(self->mem, "vo"));
+}
+
+TEST_F(local, middle_page_splits_then_merges_back)
+{
+	char *mid = self->mem + page_size;
+
+	ASSERT_EQ(vmas_in(self->mem, 3 * page_size), 1);
+	ASSERT_EQ(set_volatile(mid, page_size), 0);
+	EXPECT_EQ(vmas_in(self->mem, 3 * page_size), 3);
+	EXPECT_FALSE(vma_flag(self->mem, "vo"));
+	EXPECT_TRUE(vma_flag(mid, "vo"));
+	EXPECT_FALSE(vma_flag(mid + page_size, "vo"));
+	EXPECT_EQ(set_nonvolatile(mid, page_size), 0);
+	EXPECT_EQ(vmas_in(self->mem, 3 * page_size), 1);
+}
+
+TEST_F(local, nonvolatile_unpurged_is_0_and_keeps_data)
+{
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_EQ(set_nonvolatile(self->mem, self->len), 0);
+	EXPECT_EQ(count_state(self->mem, 0, NR_PAGES, 0, PAGE_DATA), NR_PAGES);
+}
+
+TEST_F(local, fork_child_inherits_volatile)
+{
+	pid_t pid;
+
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(vma_flag(self->mem, "vo") ? 0 : 1);
+	EXPECT_EQ(wait_child(pid), 0);
+}
+
+/*
+ * Reclaim with no swap and with zram swap: volatile memory is purged, and
+ * only volatile memory.
+ */
+FIXTURE(reclaim)
+{
+	struct env env;
+};
+
+FIXTURE_VARIANT(reclaim)
+{
+	bool swap;
+};
+
+FIXTURE_VARIANT_ADD(reclaim, swapless) { .swap = false };
+FIXTURE_VARIANT_ADD(reclaim, zram) { .swap = true };
+
+FIXTURE_SETUP(reclaim)
+{
+	int ret = env_setup(_metadata, &self->env, variant->swap);
+
+	if (ret == KSFT_SKIP)
+		return;
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN_PARENT(reclaim)
+{
+	env_teardown(&self->env);
+}
+
+TEST_F_TIMEOUT(reclaim, reclaim_purges_volatile_pages, 60)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_filled(NR_PAGES);
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(set_volatile(p, len), 0);
+	EXPECT_TRUE(reclaim_until_gone(p, len));
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+	munmap(p, len);
+}
+
+TEST_F_TIMEOUT(reclaim, vmstat_pgpurged_counts_purged_pages, 60)
+{
+	long before = stat_key("/proc/vmstat", "pgpurged");
+	char *p;
+
+	ASSERT_GE(before, 0) TH_LOG("no pgpurged in /proc/vmstat");
+	p = map_purged(NR_PAGES);
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	EXPECT_GE(stat_key("/proc/vmstat", "pgpurged") - before, NR_PAGES);
+	munmap(p, NR_PAGES * page_size);
+}
+
+TEST_F_TIMEOUT(reclaim, memcg_pgpurged_counts_purged_pages, 60)
+{
+	long before = cg_stat(self->env.cg, "pgpurged");
+	char *p;
+
+	ASSERT_GE(before, 0) TH_LOG("no pgpurged in memory.stat");
+	p = map_purged(NR_PAGES);
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	EXPECT_GE(cg_stat_wait(self->env.cg, "pgpurged", before + NR_PAGES) -
+		  before, NR_PAGES);
+	munmap(p, NR_PAGES * page_size);
+}
+
+TEST_F_TIMEOUT(reclaim, volatile_is_purged_not_swapped, 60)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	EXPECT_EQ(vma_kb(p, "Swap:"), 0);
+	EXPECT_EQ(pagemap_count(p, len, PM_SWAP), 0);
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+	munmap(p, len);
+}
+
+/*
+ * Non-volatile memory next to purged memory, charged to the same cgroup,
+ * is never lost: without swap it stays, with swap it is swapped out and
+ * comes back intact.
+ */
+TEST_F_TIMEOUT(reclaim, nonvolatile_memory_is_kept, 60)
+{
+	size_t len = NR_PAGES * page_size;
+	char *v = map_filled(NR_PAGES);
+	char *n = map_filled(NR_PAGES);
+
+	ASSERT_NE(v, NULL);
+	ASSERT_NE(n, NULL);
+	ASSERT_EQ(set_volatile(v, len), 0);
+	ASSERT_TRUE(reclaim_until_gone(v, len));
+	if (variant->swap) {
+		ASSERT_TRUE(reclaim_until_gone(n, len));
+		EXPECT_EQ(pagemap_count(n, len, PM_SWAP), NR_PAGES);
+	} else {
+		EXPECT_EQ(pagemap_count(n, len, PM_PRESENT), NR_PAGES);
+	}
+	EXPECT_EQ(count_state(n, 0, NR_PAGES, 0, PAGE_DATA), NR_PAGES);
+	EXPECT_EQ(set_nonvolatile(v, len), 1);
+	munmap(v, len);
+	munmap(n, len);
+}
+
+/*
+ * memory.max smaller than volatile plus normal memory: the volatile pages
+ * are purged to make room, nothing is OOM-killed.  A child does it, marked
+ * as the OOM killer's first choice, so that an OOM shows as its SIGKILL.
+ */
+TEST_F_TIMEOUT(reclaim, memory_max_purges_instead_of_oom, 90)
+{
+	long before = cg_stat(self->env.cg, "pgpurged");
+	size_t len = 16UL << 20;
+	int status;
+	pid_t pid;
+
+	ASSERT_GE(before, 0) TH_LOG("no pgpurged in memory.stat");
+	ASSERT_EQ(cg_write(self->env.cg, "memory.max", "24M"), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		char *v, *n;
+		long ret;
+
+		write_str("/proc/self/oom_score_adj", "1000");
+		v = map_filled(len / page_size);
+		if (!v || set_volatile(v, len))
+			_exit(10);
+		n = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (n == MAP_FAILED)
+			_exit(11);
+		memset(n, 1, len);
+		ret = set_nonvolatile(v, len);
+		_exit(ret == 1 ? 0 : ret == 0 ? 1 : 2);
+	}
+	status = wait_child(pid);
+	EXPECT_EQ(status, 0) TH_LOG("%s", status == 128 + SIGKILL ?
+				   "OOM-killed" : status == 1 ?
+				   "no purge reported" : "child failed");
+	EXPECT_GT(cg_stat_wait(self->env.cg, "pgpurged", before + 1), before);
+}
+
+/* A THP is purged whole: all its pages are gone and report the purge. */
+TEST_F_TIMEOUT(reclaim, thp_is_purged_whole, 60)
+{
+	size_t pmd = read_pmd_pagesize();
+	char *p;
+
+	if (!pmd)
+		SKIP(return, "no THP");
+	p = reserve(pmd, pmd);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(mmap(p, pmd, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	if (sys_madvise(p, pmd, MADV_HUGEPAGE))
+		SKIP(return, "no MADV_HUGEPAGE");
+	fill(p, 0, pmd / page_size, 0);
+	if (vma_kb(p, "AnonHugePages:") < (long)(pmd >> 10))
+		SKIP(return, "no THP allocated");
+	ASSERT_EQ(set_volatile(p, pmd), 0);
+
+	ASSERT_TRUE(reclaim_until_gone(p, pmd));
+	EXPECT_TRUE(sigbus_at(p, false));
+	EXPECT_TRUE(sigbus_at(p + pmd / 2 + 8, false));
+	EXPECT_TRUE(sigbus_at(p + pmd - 1, true));
+	EXPECT_EQ(set_nonvolatile(p, pmd), 1);
+	EXPECT_EQ(count_state(p, 0, pmd / page_size, 0, PAGE_ZERO),
+		  (long)(pmd / page_size));
+	munmap(p, pmd);
+}
+
+/*
+ * Purged pages, without swap: how they fault, how they are reported and
+ * taken back, and what mapping operations do to them.
+ */
+FIXTURE(purged)
+{
+	struct env env;
+};
+
+FIXTURE_SETUP(purged)
+{
+	int ret = env_setup(_metadata, &self->env, false);
+
+	if (ret == KSFT_SKIP)
+		return;
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN_PARENT(purged)
+{
+	env_teardown(&self->env);
+}
+
+TEST_F(purged, read_is_sigbus_at_the_address)
+{
+	char *p = map_purged(NR_PAGES);
+	char *addr;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	addr = p + 3 * page_size + 123;
+	ASSERT_EQ(touch(addr, false), SIGBUS);
+	EXPECT_EQ(bus_info.si_code, BUS_ADRERR);
+	EXPECT_EQ((unsigned long)bus_info.si_addr, (unsigned long)addr);
+}
+
+TEST_F(purged, write_is_sigbus_at_the_address)
+{
+	char *p = map_purged(NR_PAGES);
+	char *addr;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	addr = p + 5 * page_size + 321;
+	ASSERT_EQ(touch(addr, true), SIGBUS);
+	EXPECT_EQ(bus_info.si_code, BUS_ADRERR);
+	EXPECT_EQ((unsigned long)bus_info.si_addr, (unsigned long)addr);
+}
+
+TEST_F(purged, sigbus_repeats_until_nonvolatile)
+{
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	EXPECT_TRUE(sigbus_at(p, false));
+	EXPECT_TRUE(sigbus_at(p, true));
+	EXPECT_TRUE(sigbus_at(p, false));
+	EXPECT_EQ(set_nonvolatile(p, page_size), 1);
+	EXPECT_EQ(touch(p, true), 0);
+}
+
+/*
+ * The use the feature is for: a cache that touches its pages optimistically
+ * and rebuilds only the ones a SIGBUS says were purged.  Half of the pages
+ * are rebuilt beforehand: exactly the other half must fault.
+ */
+TEST_F(purged, optimistic_regeneration)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+	int faults = 0;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	for (int i = 0; i < NR_PAGES; i += 2) {
+		char *page = p + i * page_size;
+
+		ASSERT_EQ(set_nonvolatile(page, page_size), 1);
+		page_fill(page, i, 1);
+		ASSERT_EQ(set_volatile(page, page_size), 0);
+	}
+	for (int i = 0; i < NR_PAGES; i++) {
+		char *page = p + i * page_size;
+
+		if (touch(page, false) == SIGBUS) {
+			faults++;
+			ASSERT_EQ(set_nonvolatile(page, page_size), 1);
+			page_fill(page, i, 1);
+			ASSERT_EQ(set_volatile(page, page_size), 0);
+		}
+		EXPECT_EQ(page_state(page, i, 1), PAGE_DATA)
+			TH_LOG("page %d", i);
+	}
+	EXPECT_EQ(faults, NR_PAGES / 2);
+	EXPECT_EQ(set_nonvolatile(p, len), 0);
+	EXPECT_EQ(count_state(p, 0, NR_PAGES, 1, PAGE_DATA), NR_PAGES);
+}
+
+TEST_F(purged, write_syscall_from_purged_is_efault)
+{
+	char *p = map_purged(NR_PAGES);
+	int fds[2];
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_EQ(pipe(fds), 0);
+	EXPECT_EQ(write(fds[1], p, page_size), -1);
+	EXPECT_EQ(errno, EFAULT);
+	/* The failed access leaves the purge to be reported. */
+	EXPECT_EQ(set_nonvolatile(p, page_size), 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+TEST_F(purged, read_syscall_into_purged_is_efault)
+{
+	char *p = map_purged(NR_PAGES);
+	char *data = map_filled(1);
+	int fds[2];
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_NE(data, NULL);
+	ASSERT_EQ(pipe(fds), 0);
+	ASSERT_EQ(write(fds[1], data, page_size), (ssize_t)page_size);
+	EXPECT_EQ(read(fds[0], p, page_size), -1);
+	EXPECT_EQ(errno, EFAULT);
+	EXPECT_EQ(set_nonvolatile(p, page_size), 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* NONVOLATILE reports the purges of its own range only. */
+TEST_F(purged, report_is_exact_per_page)
+{
+	long k = NR_PAGES / 4;
+	char *p = map_purged(NR_PAGES), *rest;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	rest = p + k * page_size;
+	ASSERT_EQ(set_nonvolatile(p, k * page_size), 1);
+	fill(p, 0, k, 0);
+	ASSERT_EQ(set_volatile(p, k * page_size), 0);
+
+	EXPECT_EQ(set_nonvolatile(p, k * page_size), 0);
+	EXPECT_EQ(count_state(p, 0, k, 0, PAGE_DATA), k);
+	EXPECT_EQ(set_nonvolatile(rest, (NR_PAGES - k) * page_size), 1);
+}
+
+TEST_F(purged, purged_pages_read_zero_after_nonvolatile)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_EQ(set_nonvolatile(p, len), 1);
+	EXPECT_FALSE(vma_flag(p, "vo"));
+	for (int i = 0; i < NR_PAGES; i++) {
+		ASSERT_EQ(touch(p + i * page_size, false), 0)
+			TH_LOG("page %d", i);
+	}
+	EXPECT_EQ(count_state(p, 0, NR_PAGES, 0, PAGE_ZERO), NR_PAGES);
+	/* And they are ordinary memory again. */
+	fill(p, 0, NR_PAGES, 2);
+	EXPECT_EQ(count_state(p, 0, NR_PAGES, 2, PAGE_DATA), NR_PAGES);
+}
+
+/* A failed NONVOLATILE must not lose a purge report: it changes nothing. */
+TEST_F(purged, nonvolatile_hole_is_enomem_and_changes_nothing)
+{
+	long half = NR_PAGES / 2;
+	size_t len = NR_PAGES * page_size;
+	char *p = map_filled(NR_PAGES), *hole, *after;
+
+	ASSERT_NE(p, NULL);
+	hole = p + half * page_size;
+	after = hole + page_size;
+	ASSERT_EQ(munmap(hole, page_size), 0);
+	ASSERT_EQ(set_volatile(p, half * page_size), 0);
+	ASSERT_EQ(set_volatile(after, p + len - after), 0);
+	ASSERT_TRUE(reclaim_until_gone(p, len));
+
+	EXPECT_EQ(set_nonvolatile(p, len), -ENOMEM);
+	EXPECT_TRUE(vma_flag(p, "vo"));
+	EXPECT_TRUE(vma_flag(after, "vo"));
+	EXPECT_TRUE(sigbus_at(p, false));
+	EXPECT_TRUE(sigbus_at(after, false));
+	EXPECT_EQ(set_nonvolatile(p, half * page_size), 1);
+	EXPECT_EQ(set_nonvolatile(after, p + len - after), 1);
+}
+
+TEST_F(purged, fork_child_inherits_purged_pages)
+{
+	char *p = map_purged(NR_PAGES);
+	pid_t pid;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (!vma_flag(p, "vo"))
+			_exit(1);
+		if (!sigbus_at(p + page_size, false))
+			_exit(2);
+		_exit(set_nonvolatile(p, NR_PAGES * page_size) == 1 ? 0 : 3);
+	}
+	EXPECT_EQ(wait_child(pid), 0);
+}
+
+TEST_F(purged, child_nonvolatile_leaves_parent_purged)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+	pid_t pid;
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(set_nonvolatile(p, len) == 1 ? 0 : 1);
+	ASSERT_EQ(wait_child(pid), 0);
+	EXPECT_TRUE(vma_flag(p, "vo"));
+	EXPECT_TRUE(sigbus_at(p, false));
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+}
+
+TEST_F(purged, mremap_moves_purged_pages)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+	char *q = reserve(len, page_size);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_NE(q, NULL);
+	ASSERT_EQ(mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, q), q);
+	EXPECT_TRUE(vma_flag(q, "vo"));
+	EXPECT_TRUE(sigbus_at(q + page_size, false));
+	EXPECT_EQ(set_nonvolatile(q, len), 1);
+	munmap(q, len);
+}
+
+TEST_F(purged, mprotect_keeps_purged_pages)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_EQ(mprotect(p, len, PROT_READ), 0);
+	EXPECT_TRUE(sigbus_at(p, false));
+	ASSERT_EQ(mprotect(p, len, PROT_READ | PROT_WRITE), 0);
+	EXPECT_TRUE(vma_flag(p, "vo"));
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+}
+
+TEST_F(purged, munmap_drops_purged_pages)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_EQ(munmap(p, len), 0);
+	ASSERT_EQ(mmap(p, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	EXPECT_FALSE(vma_flag(p, "vo"));
+	EXPECT_EQ(touch(p, false), 0);
+	EXPECT_EQ(count_state(p, 0, NR_PAGES, 0, PAGE_ZERO), NR_PAGES);
+	EXPECT_EQ(set_nonvolatile(p, len), 0);
+}
+
+/* DONTNEED and FREE empty the range: no purge left to report. */
+static void drops_purged_pages(struct __test_metadata *_metadata, int advice)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_purged(NR_PAGES);
+
+	ASSERT_NE(p, NULL) TH_LOG("volatile pages not purged");
+	ASSERT_EQ(sys_madvise(p, len, advice), 0);
+	EXPECT_TRUE(vma_flag(p, "vo"));
+	for (int i = 0; i < NR_PAGES; i++) {
+		ASSERT_EQ(touch(p + i * page_size, false), 0)
+			TH_LOG("page %d", i);
+	}
+	EXPECT_EQ(count_state(p, 0, NR_PAGES, 0, PAGE_ZERO), NR_PAGES);
+	EXPECT_EQ(set_nonvolatile(p, len), 0);
+}
+
+TEST_F(purged, dontneed_drops_purged_pages)
+{
+	drops_purged_pages(_metadata, MADV_DONTNEED);
+}
+
+TEST_F(purged, free_drops_purged_pages)
+{
+	drops_purged_pages(_metadata, MADV_FREE);
+}
+
+/* mlock() on a volatile VMA succeeds and does nothing, as on droppable. */
+TEST_F(purged, mlock_on_volatile_is_ignored)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_filled(NR_PAGES);
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(set_volatile(p, len), 0);
+	EXPECT_EQ(sys_mlock(p, len), 0);
+	EXPECT_FALSE(vma_flag(p, "lo"));
+	EXPECT_TRUE(vma_flag(p, "vo"));
+	EXPECT_TRUE(reclaim_until_gone(p, len));
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+}
+
+/*
+ * Stress: STRESS_THREADS threads share STRESS_PAGES pages of volatile
+ * memory, in a cgroup whose memory.max holds only 3/4 of them, with no
+ * swap; the test adds memory.reclaim on top.  Thread t owns the slots of
+ * STRESS_SLOT pages whose number is t modulo STRESS_THREADS, and works on
+ * random ranges of its own slots: VOLATILE; NONVOLATILE; read (verify
+ * non-volatile pages, touch volatile ones optimistically, taking back the
+ * ones that raise SIGBUS); write a new generation.  It keeps at most
+ * STRESS_NONVOL_CAP of its pages non-volatile, so that the working set
+ * can only fit by purging.  The invariants, checked at every step:
+ *  - a non-volatile page always holds its pattern;
+ *  - a volatile page either holds its pattern or raises SIGBUS (at an
+ *    address of that page, BUS_ADRERR); after the SIGBUS, NONVOLATILE of
+ *    the page returns 1 and the page reads zero;
+ *  - NONVOLATILE returns 1 exactly when a page of its range then reads
+ *    zero, and only pages that were volatile may read zero.
+ * At the end every slot is taken back once more, so that every purge has
+ * been found: pgpurged of the cgroup must be at least what was found.
+ */
+#define STRESS_THREADS		4
+#define STRESS_PAGES		2048
+#define STRESS_SLOT		32
+#define STRESS_MAX_RANGE	16
+#define STRESS_NONVOL_CAP	(STRESS_PAGES / STRESS_THREADS / 8)
+
+struct stress_stats {
+	unsigned long ops;
+	unsigned long verified;		/* pages seen intact */
+	unsigned long nonvol_calls;
+	unsigned long nonvol_reports;	/* of them, returned 1 */
+	unsigned long sigbus;
+	unsigned long purged;		/* purged pages found */
+	unsigned long violations;
+	uint64_t seed;
+	char first[256];		/* the first violation */
+};
+
+struct stress {
+	char *buf;
+	unsigned int gen[STRESS_PAGES];
+	bool vol[STRESS_PAGES];
+	double end;
+	pthread_mutex_t lock;
+	struct stress_stats *out;	/* shared with the test */
+};
+
+struct worker {
+	struct stress *s;
+	pthread_t thread;
+	int id;
+	uint64_t rng;
+	long nonvol;			/* own pages now non-volatile */
+	struct stress_stats st;
+};
+
+static uint64_t rnd(struct worker *w)
+{
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static char *spage(struct stress *s, size_t i)
+{
+	return s->buf + i * page_size;
+}
+
+/* A random range [*first, *first + *n) in one of @w's slots. */
+static void pick_range(struct worker *w, size_t *first, size_t *n)
+{
+	size_t slots = STRESS_PAGES / STRESS_SLOT / STRESS_THREADS;
+	size_t slot = w->id + rnd(w) % slots * STRESS_THREADS;
+	size_t off = rnd(w) % STRESS_SLOT;
+	size_t max = STRESS_SLOT - off;
+
+	if (max > STRESS_MAX_RANGE)
+		max = STRESS_MAX_RANGE;
+	*first = slot * STRESS_SLOT + off;
+	*n = 1 + rnd(w) % max;
+}
+
+static void violation(struct worker *w, size_t i, const char *what)
+{
+	struct stress *s = w->s;
+
+	w->st.violations++;
+	pthread_mutex_lock(&s->lock);
+	if (!s->out->first[0])
+		snprintf(s->out->first, sizeof(s->out->first),
+			 "thread %d, page %zu (gen %u, %svolatile): %s",
+			 w->id, i, s->gen[i], s->vol[i] ? "" : "non-", what);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Check page @i against its pattern, or write it if @write; or SIGBUS. */
+static int guarded(struct stress *s, size_t i, bool write)
+{
+	char *page = spage(s, i);
+	int state;
+
+	if (sigsetjmp(bus_jmp, 1))
+		return PAGE_SIGBUS;
+	bus_arm(true);
+	if (write) {
+		page_fill(page, i, s->gen[i]);
+		bus_arm(false);
+		return PAGE_DATA;
+	}
+	state = page_state(page, i, s->gen[i]);
+	bus_arm(false);
+	return state;
+}
+
+/*
+ * Volatile page @i raised SIGBUS: it was purged.  Take it back the way a
+ * user would: NONVOLATILE (must report it), then it reads zero, gets a new
+ * generation and is made volatile again.
+ */
+static void take_back(struct worker *w, size_t i)
+{
+	struct stress *s = w->s;
+	char *page = spage(s, i), *at = bus_info.si_addr;
+
+	w->st.sigbus++;
+	w->st.purged++;
+	if (bus_info.si_code != BUS_ADRERR || at < page ||
+	    at >= page + page_size)
+		violation(w, i, "SIGBUS with a wrong si_code or si_addr");
+	if (set_nonvolatile(page, page_size) != 1)
+		violation(w, i, "NONVOLATILE after SIGBUS reports no purge");
+	if (guarded(s, i, false) != PAGE_ZERO)
+		violation(w, i, "purged page not zero after NONVOLATILE");
+	s->gen[i]++;
+	if (guarded(s, i, true) != PAGE_DATA)
+		violation(w, i, "SIGBUS writing a taken back page");
+	if (set_volatile(page, page_size))
+		violation(w, i, "VOLATILE failed");
+}
+
+static void volatile_range(struct worker *w, size_t first, size_t n)
+{
+	struct stress *s = w->s;
+
+	if (set_volatile(spage(s, first), n * page_size)) {
+		violation(w, first, "VOLATILE failed");
+		return;
+	}
+	for (size_t i = first; i < first + n; i++)
+		if (!s->vol[i]) {
+			s->vol[i] = true;
+			w->nonvol--;
+		}
+}
+
+/* NONVOLATILE on a range, checking what it says against the pages. */
+static void nonvolatile_range(struct worker *w, size_t first, size_t n)
+{
+	struct stress *s = w->s;
+	bool was[STRESS_SLOT];
+	size_t zeros = 0;
+	long ret;
+
+	for (size_t k = 0; k < n; k++)
+		was[k] = s->vol[first + k];
+	ret = set_nonvolatile(spage(s, first), n * page_size);
+	w->st.nonvol_calls++;
+	if (ret < 0 || ret > 1) {
+		violation(w, first, "NONVOLATILE failed");
+		return;
+	}
+	w->st.nonvol_reports += ret;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = first + k;
+
+		w->nonvol += was[k];
+		s->vol[i] = false;
+		switch (guarded(s, i, false)) {
+		case PAGE_DATA:
+			w->st.verified++;
+			break;
+		case PAGE_ZERO:
+			zeros++;
+			w->st.purged++;
+			if (!was[k])
+				violation(w, i, "non-volatile page lost");
+			else if (!ret)
+				violation(w, i, "purge not reported");
+			s->gen[i]++;
+			if (guarded(s, i, true) != PAGE_DATA)
+				violation(w, i, "SIGBUS on non-volatile page");
+			break;
+		case PAGE_SIGBUS:
+			violation(w, i, "SIGBUS after NONVOLATILE");
+			break;
+		default:
+			violation(w, i, "page holds neither its data nor 0");
+		}
+	}
+	if (ret == 1 && !zeros)
+		violation(w, first, "purge reported, no page reads zero");
+}
+
+static void op_nonvolatile(struct worker *w)
+{
+	size_t first, n;
+	long newly = 0;
+
+	pick_range(w, &first, &n);
+	for (size_t i = first; i < first + n; i++)
+		newly += w->s->vol[i];
+	/* Bound the memory nothing can reclaim: the range goes volatile. */
+	if (w->nonvol + newly > STRESS_NONVOL_CAP)
+		volatile_range(w, first, n);
+	else
+		nonvolatile_range(w, first, n);
+}
+
+/* Read the pages of a range: non-volatile ones must hold their data. */
+static void op_read(struct worker *w)
+{
+	struct stress *s = w->s;
+	size_t first, n;
+
+	pick_range(w, &first, &n);
+	for (size_t i = first; i < first + n; i++) {
+		int state = guarded(s, i, false);
+
+		if (state == PAGE_DATA)
+			w->st.verified++;
+		else if (state == PAGE_SIGBUS && s->vol[i])
+			take_back(w, i);
+		else if (state == PAGE_SIGBUS)
+			violation(w, i, "SIGBUS on a non-volatile page");
+		else if (state == PAGE_ZERO)
+			violation(w, i, "page reads zero without SIGBUS");
+		else
+			violation(w, i, "page corrupted");
+	}
+}
+
+/* Write a new generation to the pages of a range. */
+static void op_write(struct worker *w)
+{
+	struct stress *s = w->s;
+	size_t first, n;
+
+	pick_range(w, &first, &n);
+	for (size_t i = first; i < first + n; i++) {
+		s->gen[i]++;
+		if (guarded(s, i, true) != PAGE_SIGBUS)
+			continue;
+		if (s->vol[i])
+			take_back(w, i);
+		else
+			violation(w, i, "SIGBUS writing a non-volatile page");
+	}
+}
+
+static void *stress_thread(void *arg)
+{
+	size_t slots = STRESS_PAGES / STRESS_SLOT;
+	struct worker *w = arg;
+	struct stress *s = w->s;
+	size_t first, n;
+
+	/* The first generation; the buffer is volatile already. */
+	for (size_t slot = w->id; slot < slots; slot += STRESS_THREADS)
+		for (size_t i = slot * STRESS_SLOT;
+		     i < (slot + 1) * STRESS_SLOT; i++)
+			if (guarded(s, i, true) == PAGE_SIGBUS)
+				take_back(w, i);
+
+	while (now() < s->end) {
+		unsigned int op = rnd(w) % 100;
+
+		if (op < 15) {
+			pick_range(w, &first, &n);
+			volatile_range(w, first, n);
+		} else if (op < 35) {
+			op_nonvolatile(w);
+		} else if (op < 80) {
+			op_read(w);
+		} else {
+			op_write(w);
+		}
+		w->st.ops++;
+	}
+
+	/* Find the purges not found yet, a slot at a time. */
+	for (size_t slot = w->id; slot < slots; slot += STRESS_THREADS) {
+		nonvolatile_range(w, slot * STRESS_SLOT, STRESS_SLOT);
+		volatile_range(w, slot * STRESS_SLOT, STRESS_SLOT);
+	}
+	return NULL;
+}
+
+/* The worker process: 0, or what of its setup failed. */
+static int stress_run(struct stress_stats *out, double secs)
+{
+	size_t len = STRESS_PAGES * page_size;
+	struct worker w[STRESS_THREADS];
+	struct stress *s;
+	int t;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return 10;
+	s->out = out;
+	pthread_mutex_init(&s->lock, NULL);
+	s->buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (s->buf == MAP_FAILED)
+		return 11;
+	/* Base pages: ranges are purged and taken back page by page. */
+	sys_madvise(s->buf, len, MADV_NOHUGEPAGE);
+	if (set_volatile(s->buf, len))
+		return 12;
+	for (int i = 0; i < STRESS_PAGES; i++)
+		s->vol[i] = true;
+	out->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	s->end = now() + secs;
+	for (t = 0; t < STRESS_THREADS; t++) {
+		memset(&w[t], 0, sizeof(w[t]));
+		w[t].s = s;
+		w[t].id = t;
+		w[t].rng = (out->seed + t) * 0x9e3779b97f4a7c15ULL | 1;
+		if (pthread_create(&w[t].thread, NULL, stress_thread, &w[t]))
+			break;
+	}
+	for (int i = 0; i < t; i++) {
+		pthread_join(w[i].thread, NULL);
+		out->ops += w[i].st.ops;
+		out->verified += w[i].st.verified;
+		out->nonvol_calls += w[i].st.nonvol_calls;
+		out->nonvol_reports += w[i].st.nonvol_reports;
+		out->sigbus += w[i].st.sigbus;
+		out->purged += w[i].st.purged;
+		out->violations += w[i].st.violations;
+	}
+	return t == STRESS_THREADS ? 0 : 13;
+}
+
+/* VOLATILE_STRESS_SECS, 15 by default, from 1 to 120. */
+static int stress_secs(void)
+{
+	const char *env = getenv("VOLATILE_STRESS_SECS");
+	int secs = env ? atoi(env) : 15;
+
+	return secs < 1 ? 1 : secs > 120 ? 120 : secs;
+}
+
+FIXTURE(stress)
+{
+	struct env env;
+};
+
+FIXTURE_SETUP(stress)
+{
+	int ret = env_setup(_metadata, &self->env, false);
+
+	if (ret == KSFT_SKIP)
+		return;
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN_PARENT(stress)
+{
+	env_teardown(&self->env);
+}
+
+TEST_F_TIMEOUT(stress, random_operations_keep_the_invariants, 200)
+{
+	long before = cg_stat(self->env.cg, "pgpurged"), after;
+	int secs = stress_secs(), status = -1;
+	struct stress_stats *st;
+	char path[256], max[32];
+	double deadline;
+	pid_t pid;
+	int fd;
+
+	ASSERT_GE(before, 0) TH_LOG("no pgpurged in memory.stat");
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(st, MAP_FAILED);
+	snprintf(max, sizeof(max), "%zu", STRESS_PAGES * page_size / 4 * 3);
+	ASSERT_EQ(cg_write(self->env.cg, "memory.max", max), 0);
+	snprintf(path, sizeof(path), "%s/memory.reclaim", self->env.cg);
+	fd = open(path, O_WRONLY);
+	ASSERT_GE(fd, 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(stress_run(st, secs));
+	}
+	deadline = now() + secs + 60;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		/* EAGAIN: less than asked for could be reclaimed, fine. */
+		if (fd >= 0 && write(fd, "1M", 2) < 0 && errno != EAGAIN) {
+			close(fd);
+			fd = -1;
+		}
+		usleep(200000);
+	}
+	if (status == -1)
+		waitpid(pid, &status, 0);
+	if (fd >= 0)
+		close(fd);
+
+	TH_LOG("seed %#llx, %d s: %lu operations, %lu pages verified",
+	       (unsigned long long)st->seed, secs, st->ops, st->verified);
+	TH_LOG("%lu NONVOLATILE (%lu returned 1), %lu SIGBUS, %lu purges found",
+	       st->nonvol_calls, st->nonvol_reports, st->sigbus, st->purged);
+	ASSERT_TRUE(WIFEXITED(status))
+		TH_LOG("worker killed by signal %d%s", WTERMSIG(status),
+		       WTERMSIG(status) == SIGKILL ? " (OOM? timeout?)" : "");
+	ASSERT_EQ(WEXITSTATUS(status), 0) TH_LOG("worker setup failed");
+	EXPECT_EQ(st->violations, 0UL) TH_LOG("first: %s", st->first);
+	EXPECT_GT(st->purged, 0UL) TH_LOG("no purge: not enough pressure");
+	after = cg_stat_wait(self->env.cg, "pgpurged", before + st->purged);
+	EXPECT_GE(after - before, (long)st->purged);
+	munmap(st, sizeof(*st));
+}
+
+TEST_HARNESS_MAIN
