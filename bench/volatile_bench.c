@@ -34,10 +34,26 @@
  * variants take turns, each round starting with the next.  Goals: the
  * volatile rate >= 0.9x the MADV_FREE rate and >= 3x the zram rate.
  *
+ * Part 3, what volatile memory costs a process that never used it: in
+ * cgroup A, 256 MiB of normal anon, reclaimed through memory.reclaim to
+ * zram swap ("anon"), and 256 MiB of page cache (read from a zram block
+ * device) next to 256 MiB of normal anon, without swap ("file"), timed
+ * while no process has volatile memory ("before") and while another
+ * process, in cgroup B, holds 512 MiB of it ("after").  The two take turns
+ * (before-after, then after-before), RECLAIM_ROUNDS * 2 of each.  Goal:
+ * after / before <= 1.05 in both variants.
+ *
+ * Part 4, how long other threads wait while MADV_NONVOLATILE walks 1 GiB
+ * (unpurged, 4 KiB pages): one thread faults in fresh pages of the same
+ * mapping, next to the range, another calls mincore(), which takes
+ * mmap_lock for reading; their longest wait during the call is reported
+ * against the call's length.  With the walk under mmap_lock held for
+ * writing (before this series' last version) both wait for the whole call.
+ *
  * Needs root, cgroup2 at /sys/fs/cgroup with the memory controller, and
- * CONFIG_ZRAM for part 2's zram variant (skipped without it).  Exits 4
- * (skip) on a kernel without MADV_VOLATILE; goals missed are reported,
- * not failed.
+ * CONFIG_ZRAM for part 2's zram variant and part 3 (skipped without it).
+ * Exits 4 (skip) on a kernel without MADV_VOLATILE; goals missed are
+ * reported, not failed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,6 +65,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,6 +82,8 @@
 #define RECLAIM_ROUNDS	3
 #define KSFT_SKIP	4
 #define CG		"/sys/fs/cgroup/volatile-bench"
+#define CG_A		"/sys/fs/cgroup/volatile-bench-a"
+#define CG_B		"/sys/fs/cgroup/volatile-bench-b"
 
 static size_t page_size;
 
@@ -219,12 +238,11 @@ static bool part1(void)
 	return goals;
 }
 
-/* A zram swap device of @size; its number, or -1 if there is none. */
-static int zram_swap_on(size_t size)
+/* A zram device of @size; its number, or -1 if there is none. */
+static int zram_device(size_t size)
 {
-	char path[64], dev[32], num[32];
-	int fd, n = 0;
-	char *hdr;
+	char path[64], num[32];
+	int n = 0;
 
 	if (access("/sys/block/zram0", F_OK)) {
 		n = read_long("/sys/class/zram-control/hot_add");
@@ -234,6 +252,18 @@ static int zram_swap_on(size_t size)
 	snprintf(path, sizeof(path), "/sys/block/zram%d/disksize", n);
 	snprintf(num, sizeof(num), "%zu", size);
 	if (write_str(path, num))
+		return -1;
+	return n;
+}
+
+/* A zram swap device of @size; its number, or -1 if there is none. */
+static int zram_swap_on(size_t size)
+{
+	int fd, n = zram_device(size);
+	char dev[32];
+	char *hdr;
+
+	if (n < 0)
 		return -1;
 	snprintf(dev, sizeof(dev), "/dev/zram%d", n);
 	fd = open(dev, O_WRONLY);
@@ -277,9 +307,10 @@ static const char *const kind_names[NKINDS] = {
  * memory.reclaim until the cgroup holds less than 32 MiB.  The child
  * reports the nanoseconds and the bytes reclaimed through a pipe.
  */
-static int reclaim_round(int kind, uint64_t *ns, uint64_t *bytes)
+static int reclaim_round(int kind, uint64_t *ns, uint64_t *bytes,
+			 uint64_t *advise_ns)
 {
-	uint64_t res[2] = { 0, 0 };
+	uint64_t res[3] = { 0, 0, 0 };
 	int pfd[2], status;
 	pid_t pid;
 
@@ -298,6 +329,7 @@ static int reclaim_round(int kind, uint64_t *ns, uint64_t *bytes)
 			_exit(1);
 		p = map_anon(GIB);
 		fill(p, GIB);
+		t = now_ns();
 		if (kind == VOLATILE || kind == VOLATILE_COLD ||
 		    kind == VOLATILE_ANON)
 			madv(p, GIB, MADV_VOLATILE);
@@ -305,6 +337,7 @@ static int reclaim_round(int kind, uint64_t *ns, uint64_t *bytes)
 			madv(p, GIB, MADV_COLD);
 		else if (kind == FREE)
 			madv(p, GIB, MADV_FREE);
+		res[2] = now_ns() - t;
 		before = read_long(CG "/memory.current");
 		t = now_ns();
 		while (read_long(CG "/memory.current") > (long)(32 * MIB) &&
@@ -327,13 +360,15 @@ static int reclaim_round(int kind, uint64_t *ns, uint64_t *bytes)
 		return -1;
 	*ns = res[0];
 	*bytes = res[1];
+	*advise_ns = res[2];
 	return 0;
 }
 
 static bool part2(void)
 {
 	static uint64_t rate[NKINDS][RECLAIM_ROUNDS];
-	double med[NKINDS];
+	static uint64_t total[NKINDS][RECLAIM_ROUNDS];
+	double med[NKINDS], med_total[NKINDS];
 	bool goals = true;
 	int zram, nkinds = NKINDS;
 
@@ -350,9 +385,9 @@ static bool part2(void)
 	for (int r = 0; r < RECLAIM_ROUNDS; r++)
 		for (int i = 0; i < nkinds; i++) {
 			int k = (r + i) % nkinds;
-			uint64_t ns, bytes;
+			uint64_t ns, bytes, advise_ns;
 
-			if (reclaim_round(k, &ns, &bytes)) {
+			if (reclaim_round(k, &ns, &bytes, &advise_ns)) {
 				printf("%s: reclaim round failed\n",
 				       kind_names[k]);
 				goals = false;
@@ -360,6 +395,8 @@ static bool part2(void)
 			}
 			/* MiB per second */
 			rate[k][r] = bytes * 1000000000ULL / MIB / ns;
+			total[k][r] = bytes * 1000000000ULL / MIB /
+				      (ns + advise_ns);
 			printf("round %d %-9s %7.1f MiB in %8.1f ms\n", r,
 			       kind_names[k], (double)bytes / MIB, ns / 1e6);
 		}
@@ -367,21 +404,281 @@ static bool part2(void)
 		zram_swap_off(zram);
 	rmdir(CG);
 
-	printf("%-16s %14s\n", "reclaim", "median_MiB/s");
+	/* With the advice call: MADV_FREE walks the range, MADV_VOLATILE not. */
+	printf("%-16s %14s %22s\n", "reclaim", "median_MiB/s",
+	       "with_advice_MiB/s");
 	for (int k = 0; k < nkinds; k++) {
 		med[k] = median(rate[k], RECLAIM_ROUNDS);
-		printf("%-16s %14.0f\n", kind_names[k], med[k]);
+		med_total[k] = median(total[k], RECLAIM_ROUNDS);
+		printf("%-16s %14.0f %22.0f\n", kind_names[k], med[k],
+		       med_total[k]);
 	}
 	goals &= goal("volatile / MADV_FREE reclaim rate",
 		      med[VOLATILE] / med[FREE], 0.9, false);
 	printf("volatile+MADV_COLD / MADV_FREE reclaim rate: %.2f\n",
 	       med[VOLATILE_COLD] / med[FREE]);
+	printf("volatile / MADV_FREE, advice call included: %.2f\n",
+	       med_total[VOLATILE] / med_total[FREE]);
 	printf("volatile, swappiness=200 / MADV_FREE reclaim rate: %.2f\n",
 	       med[VOLATILE_ANON] / med[FREE]);
 	if (nkinds == NKINDS)
 		goals &= goal("volatile / zram reclaim rate",
 			      med[VOLATILE] / med[ZRAM], 3.0, false);
 	return goals;
+}
+
+/* Move the caller into cgroup @cg. */
+static int enter(const char *cg)
+{
+	char path[128], me[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(me, sizeof(me), "%d", getpid());
+	return write_str(path, me);
+}
+
+/*
+ * Part 3, one round: in cgroup A, 256 MiB of normal anon, then (file) 256
+ * MiB of the zram device @dev read into the page cache; the nanoseconds
+ * memory.reclaim takes to bring A below 32 MiB of what it can reclaim:
+ * the anon with swap, the page cache without.
+ */
+static uint64_t nonuser_round(bool file, const char *dev)
+{
+	uint64_t res[2] = { 0, 0 };
+	int pfd[2], status;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return 0;
+	pid = fork();
+	if (!pid) {
+		size_t chunk = MIB;
+		char *p, *buf = malloc(chunk);
+		long floor;
+		uint64_t t;
+		int tries = 0;
+
+		close(pfd[0]);
+		if (enter(CG_A) || !buf)
+			_exit(1);
+		p = map_anon(256 * MIB);
+		fill(p, 256 * MIB);
+		/* Open until the end: the last close drops a device's cache. */
+		if (file) {
+			int fd = open(dev, O_RDONLY);
+
+			if (fd < 0)
+				_exit(1);
+			for (size_t off = 0; off < 256 * MIB; off += chunk)
+				if (pread(fd, buf, chunk, off) != (ssize_t)chunk)
+					_exit(1);
+		}
+		/* Without swap only the page cache can go. */
+		floor = file ? 256 * MIB + 32 * MIB : 32 * MIB;
+		res[1] = read_long(CG_A "/memory.current");
+		t = now_ns();
+		while (read_long(CG_A "/memory.current") > floor &&
+		       tries++ < 64)
+			write_str(CG_A "/memory.reclaim", "64M");
+		res[0] = now_ns() - t;
+		res[1] -= read_long(CG_A "/memory.current");
+		if (write(pfd[1], res, sizeof(res)) != sizeof(res))
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], res, sizeof(res)) != sizeof(res))
+		res[0] = 0;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return 0;
+	printf("%s: %.1f MiB reclaimed in %.1f ms\n", file ? "file" : "anon",
+	       (double)res[1] / MIB, res[0] / 1e6);
+	return res[0];
+}
+
+/* A process in cgroup B holding 512 MiB of volatile memory: its pid. */
+static pid_t volatile_user(void)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		char *p;
+
+		close(pfd[0]);
+		if (enter(CG_B))
+			_exit(1);
+		p = map_anon(512 * MIB);
+		fill(p, 512 * MIB);
+		madv(p, 512 * MIB, MADV_VOLATILE);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(pfd[0]);
+	return pid;
+}
+
+static bool part3(void)
+{
+	static uint64_t ns[2][2][2 * RECLAIM_ROUNDS];
+	const char *const names[2] = { "anon (zram swap)", "file (no swap)" };
+	bool goals = true;
+	char dev[32];
+	int zram;
+
+	rmdir(CG_A);
+	rmdir(CG_B);
+	if (mkdir(CG_A, 0755) || mkdir(CG_B, 0755)) {
+		printf("part 3 skipped: %s\n", strerror(errno));
+		return false;
+	}
+	zram = zram_swap_on(GIB);
+	if (zram < 0) {
+		printf("no zram device, part 3 skipped\n");
+		return false;
+	}
+	snprintf(dev, sizeof(dev), "/dev/zram%d", zram);
+	for (int file = 0; file < 2; file++) {
+		if (file) {
+			/* No swap now: the device is read as a block device. */
+			zram_swap_off(zram);
+			zram = zram_device(GIB);
+		}
+		for (int r = 0; r < 2 * RECLAIM_ROUNDS; r++)
+			for (int i = 0; i < 2; i++) {
+				/* before-after, then after-before */
+				int after = (r + i) % 2;
+				pid_t user = after ? volatile_user() : 0;
+
+				ns[file][after][r] = nonuser_round(file, dev);
+				if (user > 0) {
+					kill(user, SIGKILL);
+					waitpid(user, NULL, 0);
+				}
+				if (!ns[file][after][r] || user < 0) {
+					printf("part 3: a round failed\n");
+					goals = false;
+				}
+			}
+	}
+	zram_swap_off(zram);
+	rmdir(CG_A);
+	rmdir(CG_B);
+
+	printf("%-18s %14s %14s %8s\n", "non-user reclaim", "before_ms",
+	       "after_ms", "ratio");
+	for (int file = 0; file < 2; file++) {
+		double before = median(ns[file][0], 2 * RECLAIM_ROUNDS);
+		double after = median(ns[file][1], 2 * RECLAIM_ROUNDS);
+
+		printf("%-18s %14.1f %14.1f %8.3f\n", names[file], before / 1e6,
+		       after / 1e6, after / before);
+		goals &= goal(names[file], after / before, 1.05, true);
+	}
+	return goals;
+}
+
+/* Part 4: the longest wait of the threads below while the call runs. */
+struct waiter {
+	char *p;			/* pages to fault in, or to mincore() */
+	size_t len;
+	bool fault;
+	bool stop;
+	uint64_t max_ns;
+	unsigned long ops;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *w = arg;
+	unsigned char vec[16];
+	size_t off = 0;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_RELAXED)) {
+		uint64_t t = now_ns(), d;
+
+		/*
+		 * One operation every 20 us, not back to back: a thread that
+		 * keeps mmap_lock busy would delay the call's write lock and
+		 * measure the lock's queueing, not the walk.
+		 */
+		while (now_ns() - t < 20000)
+			;
+		t = now_ns();
+
+		if (w->fault) {
+			((volatile char *)w->p)[off] = 1;
+			off = (off + page_size) % w->len;
+		} else {
+			mincore(w->p, 16 * page_size, vec);
+		}
+		d = now_ns() - t;
+		if (d > __atomic_load_n(&w->max_ns, __ATOMIC_RELAXED))
+			__atomic_store_n(&w->max_ns, d, __ATOMIC_RELAXED);
+		w->ops++;
+	}
+	return NULL;
+}
+
+static bool part4(void)
+{
+	static uint64_t call[2][ROUNDS], wait[2][ROUNDS], idle[2][ROUNDS];
+	const char *const names[2] = { "mincore()", "fault next to it" };
+	size_t tail = 256 * MIB;
+	char *p = map_anon(GIB + tail);
+
+	fill(p, GIB);
+	/*
+	 * One waiting thread at a time, and the caller: two CPUs, so neither
+	 * waits for a CPU.  Its longest wait in the call is compared with its
+	 * longest in as long a time before, with no call.
+	 */
+	for (int r = 0; r < ROUNDS; r++)
+		for (int f = 0; f < 2; f++) {
+			struct waiter w = { .p = p + GIB, .len = tail, .fault = f };
+			uint64_t t;
+			pthread_t th;
+
+			madv(p + GIB, tail, MADV_DONTNEED);
+			madv(p, GIB, MADV_VOLATILE);
+			pthread_create(&th, NULL, waiter_thread, &w);
+			usleep(50000);
+			__atomic_store_n(&w.max_ns, 0, __ATOMIC_RELAXED);
+			t = now_ns();
+			while (now_ns() - t < (r ? call[f][r - 1] : 5000000))
+				;
+			idle[f][r] = __atomic_load_n(&w.max_ns, __ATOMIC_RELAXED);
+			__atomic_store_n(&w.max_ns, 0, __ATOMIC_RELAXED);
+			call[f][r] = timed_madv(p, GIB, MADV_NONVOLATILE);
+			wait[f][r] = __atomic_load_n(&w.max_ns, __ATOMIC_RELAXED);
+			__atomic_store_n(&w.stop, true, __ATOMIC_RELAXED);
+			pthread_join(th, NULL);
+		}
+	printf("%-30s %10s %16s %16s %8s\n", "MADV_NONVOLATILE 1 GiB",
+	       "call_us", "longest_wait_us", "idle_longest_us", "wait/call");
+	for (int f = 0; f < 2; f++) {
+		double c = median(call[f], ROUNDS), w = median(wait[f], ROUNDS);
+
+		printf("%-30s %10.1f %16.1f %16.1f %8.3f\n", names[f], c / 1e3,
+		       w / 1e3, median(idle[f], ROUNDS) / 1e3, w / c);
+	}
+	munmap(p, GIB + tail + page_size);
+	return true;
 }
 
 int main(void)
@@ -405,6 +702,8 @@ int main(void)
 
 	goals &= part1();
 	goals &= part2();
+	goals &= part3();
+	goals &= part4();
 	printf("goals (all above): %s\n", goals ? "met" : "NOT met");
 	return 0;
 }

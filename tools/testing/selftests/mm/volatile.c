@@ -46,6 +46,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/io_uring.h>
 
 #include "../kselftest_harness.h"
 #include "vm_util.h"
@@ -515,6 +516,15 @@ static long cg_stat(const char *cg, const char *key)
 	return stat_key(path, key);
 }
 
+/* An event count of memory.events ("oom_kill"). */
+static long cg_event(const char *cg, const char *key)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	return stat_key(path, key);
+}
+
 /* memory.stat is flushed lazily: give @key 3 s to reach @min. */
 static long cg_stat_wait(const char *cg, const char *key, long min)
 {
@@ -607,6 +617,55 @@ static bool reclaim_until_gone(char *p, size_t len)
 }
 
 /*
+ * Reclaim from the caller's memory cgroup until at most @present pages of
+ * [p, p + len) are present, for up to 10 s: how many still are.
+ */
+static long reclaim_until_present(char *p, size_t len, long present)
+{
+	char cg[256], path[300], amount[32];
+	double end = now() + 10;
+	long left = pagemap_count(p, len, PM_PRESENT);
+	int fd;
+
+	if (self_cgroup(cg, sizeof(cg)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	snprintf(amount, sizeof(amount), "%zu", 2 * len + (1UL << 20));
+	while (left > present && now() < end) {
+		/* EAGAIN: less than asked for could be reclaimed, fine. */
+		if (write(fd, amount, strlen(amount)) < 0 && errno != EAGAIN)
+			usleep(10000);
+		left = pagemap_count(p, len, PM_PRESENT);
+	}
+	close(fd);
+	return left;
+}
+
+/* The kB of @key ("VmVolatile:") in /proc/@pid/status, or -1. */
+static long status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen)) {
+			val = strtol(line + klen, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/*
  * @n private anonymous pages, filled, made volatile and purged by reclaim
  * of the caller's cgroup; NULL if any step failed.
  */
@@ -691,8 +750,8 @@ static void zram_swapoff(struct env *env)
 	env->zid = -1;
 }
 
-/* Swap on a zram device: zram0 if unused, else a new one.  0 or -errno. */
-static int zram_swapon(struct env *env)
+/* A zram device, zram0 if unused, else a new one, at env->zdev; -errno. */
+static int zram_make(struct env *env)
 {
 	unsigned int major, minor;
 	char path[64], size[32];
@@ -730,7 +789,16 @@ static int zram_swapon(struct env *env)
 			return -ENODEV;
 		env->zmknod = true;
 	}
-	ret = write_swap_header(env->zdev, ZRAM_SIZE);
+	return 0;
+}
+
+/* Swap on a zram device.  0 or -errno. */
+static int zram_swapon(struct env *env)
+{
+	int ret = zram_make(env);
+
+	if (!ret)
+		ret = write_swap_header(env->zdev, ZRAM_SIZE);
 	if (ret)
 		return ret;
 	if (sys_swapon(env->zdev, 0))
@@ -1147,6 +1215,104 @@ TEST_F(local, fork_child_inherits_volatile)
 	if (!pid)
 		_exit(vma_flag(self->mem, "vo") ? 0 : 1);
 	EXPECT_EQ(wait_child(pid), 0);
+}
+
+/*
+ * VmVolatile in /proc/pid/status: the pages of volatile VMAs, which
+ * reclaim counts on to know where to look for volatile memory.
+ */
+static long vm_volatile_kb(void)
+{
+	return status_kb(getpid(), "VmVolatile:");
+}
+
+TEST_F(local, vmvolatile_counts_a_volatile_range_once)
+{
+	long before = vm_volatile_kb();
+
+	ASSERT_GE(before, 0) TH_LOG("no VmVolatile in /proc/self/status");
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(self->len >> 10));
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(self->len >> 10));
+}
+
+TEST_F(local, vmvolatile_drops_with_nonvolatile)
+{
+	long before = vm_volatile_kb();
+
+	ASSERT_GE(before, 0) TH_LOG("no VmVolatile in /proc/self/status");
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	ASSERT_EQ(set_nonvolatile(self->mem, self->len / 2), 0);
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(self->len / 2 >> 10));
+	ASSERT_EQ(set_nonvolatile(self->mem, self->len), 0);
+	EXPECT_EQ(vm_volatile_kb(), before);
+}
+
+TEST_F(local, vmvolatile_drops_with_munmap)
+{
+	long before = vm_volatile_kb();
+
+	ASSERT_GE(before, 0) TH_LOG("no VmVolatile in /proc/self/status");
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	ASSERT_EQ(munmap(self->mem + page_size, 4 * page_size), 0);
+	EXPECT_EQ(vm_volatile_kb() - before,
+		  (long)((self->len - 4 * page_size) >> 10));
+}
+
+/* mremap: a move keeps the count, growing in place adds to it. */
+TEST_F(local, vmvolatile_follows_mremap)
+{
+	long before = vm_volatile_kb();
+	char *r = reserve(4 * self->len, page_size), *q;
+
+	ASSERT_GE(before, 0) TH_LOG("no VmVolatile in /proc/self/status");
+	ASSERT_NE(r, NULL);
+	ASSERT_EQ(mmap(r, self->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), r);
+	/* Room to grow in place. */
+	ASSERT_EQ(munmap(r + self->len, self->len), 0);
+	ASSERT_EQ(set_volatile(r, self->len), 0);
+	q = mremap(r, self->len, 2 * self->len, 0);
+	ASSERT_EQ(q, r) TH_LOG("mremap in place: %s", strerror(errno));
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(2 * self->len >> 10));
+	EXPECT_TRUE(vma_flag(r + self->len, "vo"));
+	q = mremap(r, 2 * self->len, 2 * self->len,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, r + 2 * self->len);
+	ASSERT_EQ(q, r + 2 * self->len);
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(2 * self->len >> 10));
+	munmap(r, 4 * self->len);
+	EXPECT_EQ(vm_volatile_kb(), before);
+}
+
+/* fork: the child counts what it copied, not MADV_DONTFORK ranges. */
+TEST_F(local, vmvolatile_of_fork_child_skips_dontfork)
+{
+	long before = vm_volatile_kb();
+	pid_t pid;
+
+	ASSERT_GE(before, 0) TH_LOG("no VmVolatile in /proc/self/status");
+	ASSERT_EQ(set_volatile(self->mem, self->len), 0);
+	ASSERT_EQ(sys_madvise(self->mem, 4 * page_size, MADV_DONTFORK), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(vm_volatile_kb() - before ==
+		      (long)((self->len - 4 * page_size) >> 10) ? 0 : 1);
+	EXPECT_EQ(wait_child(pid), 0);
+	EXPECT_EQ(vm_volatile_kb() - before, (long)(self->len >> 10));
+}
+
+/* A stack that grows would escape the count: not made volatile. */
+TEST_F(local, growsdown_is_einval)
+{
+	char *g = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+
+	ASSERT_NE(g, MAP_FAILED);
+	EXPECT_EQ(set_volatile(g, self->len), -EINVAL);
+	EXPECT_FALSE(vma_flag(g, "vo"));
+	munmap(g, self->len);
 }
 
 /*
@@ -1628,6 +1794,509 @@ TEST_F(purged, mlock_on_volatile_is_ignored)
 	EXPECT_TRUE(vma_flag(p, "vo"));
 	EXPECT_TRUE(reclaim_until_gone(p, len));
 	EXPECT_EQ(set_nonvolatile(p, len), 1);
+}
+
+/*
+ * Memory pressure without swap: volatile memory in use is purged before any
+ * OOM kill, memcg or global, and file reclaim goes on meanwhile; a purge
+ * takes a folio from all its mappings or from none, and never takes one
+ * that someone holds a reference to.
+ */
+FIXTURE(pressure)
+{
+	struct env env;
+};
+
+FIXTURE_SETUP(pressure)
+{
+	int ret = env_setup(_metadata, &self->env, false);
+
+	if (ret == KSFT_SKIP)
+		return;
+	ASSERT_EQ(ret, 0);
+}
+
+FIXTURE_TEARDOWN_PARENT(pressure)
+{
+	env_teardown(&self->env);
+}
+
+/* Read the first word of @page into *@val: 0, or SIGBUS if it raised one. */
+static int peek(const char *page, uint64_t *val)
+{
+	if (sigsetjmp(bus_jmp, 1))
+		return SIGBUS;
+	bus_arm(true);
+	*val = __atomic_load_n((const uint64_t *)page, __ATOMIC_RELAXED);
+	bus_arm(false);
+	return 0;
+}
+
+/*
+ * A hot cache: HOT_THREADS threads read every page of @n volatile pages
+ * over and over, each its own share, and regenerate a page that raises
+ * SIGBUS the way a user would (NONVOLATILE, fill, VOLATILE again).
+ */
+#define HOT_THREADS	2
+
+struct hot {
+	char *p;
+	long n;
+	bool stop;
+	unsigned long regenerated;
+	unsigned long bad;		/* pages that held neither data nor SIGBUS */
+	pthread_t thread[HOT_THREADS];
+	int id[HOT_THREADS];
+	int started;
+};
+
+static struct hot hot;
+
+static void *hot_thread(void *arg)
+{
+	int t = *(int *)arg;
+	uint64_t v;
+
+	while (!__atomic_load_n(&hot.stop, __ATOMIC_RELAXED))
+		for (long i = t; i < hot.n; i += HOT_THREADS) {
+			char *page = hot.p + i * page_size;
+
+			if (peek(page, &v) != SIGBUS) {
+				if (v != pattern(i, 0))
+					__atomic_add_fetch(&hot.bad, 1,
+							   __ATOMIC_RELAXED);
+				continue;
+			}
+			if (set_nonvolatile(page, page_size) != 1)
+				__atomic_add_fetch(&hot.bad, 1, __ATOMIC_RELAXED);
+			page_fill(page, i, 0);
+			set_volatile(page, page_size);
+			__atomic_add_fetch(&hot.regenerated, 1, __ATOMIC_RELAXED);
+		}
+	return NULL;
+}
+
+/* @n volatile pages, filled, with threads keeping them hot; 0 or -1. */
+static int hot_start(long n)
+{
+	hot.n = n;
+	hot.p = mmap(NULL, n * page_size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hot.p == MAP_FAILED)
+		return -1;
+	/* Base pages, so that a purge takes one page, not 512 at once. */
+	sys_madvise(hot.p, n * page_size, MADV_NOHUGEPAGE);
+	fill(hot.p, 0, n, 0);
+	if (set_volatile(hot.p, n * page_size))
+		return -1;
+	for (hot.started = 0; hot.started < HOT_THREADS; hot.started++) {
+		hot.id[hot.started] = hot.started;
+		if (pthread_create(&hot.thread[hot.started], NULL, hot_thread,
+				   &hot.id[hot.started]))
+			return -1;
+	}
+	/* Every page read once more: all of them recently used. */
+	usleep(200000);
+	return 0;
+}
+
+/* Stop the threads: the number of bad pages they saw. */
+static unsigned long hot_stop(void)
+{
+	__atomic_store_n(&hot.stop, true, __ATOMIC_RELAXED);
+	for (int t = 0; t < hot.started; t++)
+		pthread_join(hot.thread[t], NULL);
+	return hot.bad;
+}
+
+/* Map @n pages, write pattern (i, @gen) to each: NULL on failure. */
+static char *map_gen(long n, unsigned int gen)
+{
+	char *p = mmap(NULL, n * page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	fill(p, 0, n, gen);
+	return p;
+}
+
+/*
+ * In the child of a pressure test, after hot_start(): @pages of normal
+ * memory that fit only if the cache is purged, checked, and the cache
+ * threads stopped.  0, or what failed.
+ */
+static int normal_memory(long pages)
+{
+	char *n = map_gen(pages, 1);
+
+	if (!n)
+		return 11;
+	if (hot_stop())
+		return 12;
+	return count_state(n, 0, pages, 1, PAGE_DATA) == pages ? 0 : 13;
+}
+
+/* Make the caller the OOM killer's first choice: an OOM kills it. */
+static void oom_first(void)
+{
+	write_str("/proc/self/oom_score_adj", "1000");
+}
+
+static const char *child_failure(int status)
+{
+	switch (status) {
+	case 128 + SIGKILL:
+		return "killed: OOM?";
+	case 12:
+		return "a volatile page read neither its data nor SIGBUS";
+	case 13:
+		return "normal memory lost";
+	default:
+		return "setup failed";
+	}
+}
+
+/*
+ * memory.max holds the normal memory plus only part of the cache, which
+ * threads keep reading: reclaim finds nothing cold, and must purge pages
+ * in use rather than OOM-kill.
+ */
+TEST_F_TIMEOUT(pressure, memcg_purges_hot_volatile_instead_of_oom, 120)
+{
+	long purged = cg_stat(self->env.cg, "pgpurged");
+	long ooms = cg_event(self->env.cg, "oom_kill");
+	long hot_pages = (8L << 20) / page_size;
+	int status;
+	pid_t pid;
+
+	ASSERT_GE(purged, 0) TH_LOG("no pgpurged in memory.stat");
+	ASSERT_GE(ooms, 0) TH_LOG("no oom_kill in memory.events");
+	ASSERT_EQ(cg_write(self->env.cg, "memory.max", "16M"), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		oom_first();
+		_exit(hot_start(hot_pages) ? 10 :
+		      normal_memory((12L << 20) / page_size));
+	}
+	status = wait_child(pid);
+	EXPECT_EQ(status, 0) TH_LOG("%s", child_failure(status));
+	EXPECT_EQ(cg_event(self->env.cg, "oom_kill"), ooms);
+	EXPECT_GT(cg_stat_wait(self->env.cg, "pgpurged", purged + 1), purged);
+}
+
+/* The MemAvailable of /proc/meminfo, in pages; -1 if not found. */
+static long mem_available(void)
+{
+	long kb = stat_key("/proc/meminfo", "MemAvailable:");
+
+	return kb < 0 ? -1 : kb * 1024 / page_size;
+}
+
+/*
+ * The same for the whole system: volatile memory in use fills half of
+ * what is available, then an allocation needs more than is left.  Without
+ * swap, only purging volatile memory can satisfy it; an OOM kill would be
+ * counted in /proc/vmstat.
+ */
+TEST_F_TIMEOUT(pressure, global_allocation_purges_hot_volatile, 240)
+{
+	long purged = stat_key("/proc/vmstat", "pgpurged");
+	long ooms = stat_key("/proc/vmstat", "oom_kill");
+	long avail = mem_available();
+	int status;
+	pid_t pid;
+
+	ASSERT_GE(purged, 0) TH_LOG("no pgpurged in /proc/vmstat");
+	ASSERT_GE(ooms, 0);
+	ASSERT_GT(avail, 0);
+	if (swap_on())
+		SKIP(return, "swap is on: the test needs a swapless system");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		oom_first();
+		if (hot_start(avail / 2))
+			_exit(10);
+		/* A quarter of the cache must go for this to fit. */
+		_exit(normal_memory(mem_available() + avail / 8));
+	}
+	status = wait_child(pid);
+	EXPECT_EQ(status, 0) TH_LOG("%s", child_failure(status));
+	EXPECT_EQ(stat_key("/proc/vmstat", "oom_kill"), ooms);
+	EXPECT_GT(stat_key("/proc/vmstat", "pgpurged"), purged);
+}
+
+/*
+ * File reclaim goes on while anon is scanned for volatile folios: reading
+ * a block device through the page cache (a zram device, no file system
+ * needed) four times its size through a memcg that holds a fraction of it,
+ * next to a hot volatile cache and normal memory, neither stalls nor
+ * OOM-kills; then normal memory that needs the cache's room gets it.
+ * pgsteal less pgpurged is what was reclaimed from the page cache.
+ */
+TEST_F_TIMEOUT(pressure, file_reclaim_goes_on_next_to_volatile, 180)
+{
+	long purged = cg_stat(self->env.cg, "pgpurged");
+	long stolen = cg_stat(self->env.cg, "pgsteal");
+	long ooms = cg_event(self->env.cg, "oom_kill");
+	long file_pages = ZRAM_SIZE / page_size;
+	int status, ret;
+	pid_t pid;
+
+	ASSERT_GE(purged, 0) TH_LOG("no pgpurged in memory.stat");
+	ret = zram_make(&self->env);
+	if (ret == -ENODEV)
+		SKIP(return, "no zram device");
+	ASSERT_EQ(ret, 0);
+	ASSERT_EQ(cg_write(self->env.cg, "memory.max", "32M"), 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		size_t chunk = 1UL << 20;
+		char *buf = malloc(chunk), *n;
+		int fd = open(self->env.zdev, O_RDONLY);
+
+		oom_first();
+		if (fd < 0 || !buf || hot_start((12L << 20) / page_size))
+			_exit(10);
+		n = map_gen((8L << 20) / page_size, 1);
+		if (!n)
+			_exit(11);
+		for (int pass = 0; pass < 4; pass++)
+			for (size_t off = 0; off < ZRAM_SIZE; off += chunk)
+				if (pread(fd, buf, chunk, off) != (ssize_t)chunk)
+					_exit(14);
+		if (count_state(n, 0, (8L << 20) / page_size, 1, PAGE_DATA) !=
+		    (8L << 20) / page_size)
+			_exit(13);
+		_exit(normal_memory((16L << 20) / page_size));
+	}
+	status = wait_child(pid);
+	EXPECT_EQ(status, 0) TH_LOG("%s", status == 14 ? "read failed" :
+				   child_failure(status));
+	EXPECT_EQ(cg_event(self->env.cg, "oom_kill"), ooms);
+	purged = cg_stat_wait(self->env.cg, "pgpurged", purged + 1) - purged;
+	EXPECT_GT(purged, 0);
+	/* At most 32M of the 4 x ZRAM_SIZE read can stay cached. */
+	EXPECT_GE(cg_stat(self->env.cg, "pgsteal") - stolen - purged,
+		  4 * file_pages - (32L << 20) / page_size);
+}
+
+/*
+ * fork shares folios between a parent whose range stays volatile and a
+ * child that turns its range non-volatile and back, over and over, while
+ * reclaim runs.  A shared folio may be purged only while both mappings
+ * are volatile, and then from both: every page the parent finds purged at
+ * the end, the child found purged too (and the other way round), and
+ * every other page holds its data on both sides.
+ */
+#define COW_PAGES	256
+
+TEST_F_TIMEOUT(pressure, fork_shared_folio_is_purged_from_both_or_neither, 120)
+{
+	size_t len = COW_PAGES * page_size;
+	long mismatches = 0, lost = 0, purged = 0;
+	struct cow {
+		bool stop;
+		long bad;
+		char purged[COW_PAGES];
+	} *c;
+	char cg_reclaim[300];
+	double end;
+	char *p;
+	pid_t pid;
+	int fd;
+
+	c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(c, MAP_FAILED);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	sys_madvise(p, len, MADV_NOHUGEPAGE);
+	fill(p, 0, COW_PAGES, 0);
+	ASSERT_EQ(set_volatile(p, len), 0);
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		/* Reads only: the folios stay shared with the parent. */
+		bool last = false;
+
+		while (!last) {
+			long ret;
+
+			last = __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE);
+			ret = set_nonvolatile(p, len);
+			for (int i = 0; i < COW_PAGES; i++) {
+				if (c->purged[i])
+					continue;
+				switch (page_state(p + i * page_size, i, 0)) {
+				case PAGE_DATA:
+					break;
+				case PAGE_ZERO:
+					c->purged[i] = 1;
+					c->bad += ret != 1;
+					break;
+				default:
+					c->bad++;
+				}
+			}
+			if (!last && set_volatile(p, len))
+				c->bad++;
+		}
+		_exit(0);
+	}
+
+	snprintf(cg_reclaim, sizeof(cg_reclaim), "%s/memory.reclaim",
+		 self->env.cg);
+	fd = open(cg_reclaim, O_WRONLY);
+	ASSERT_GE(fd, 0);
+	end = now() + 5;
+	while (now() < end)
+		if (write(fd, "1M", 2) < 0 && errno != EAGAIN)
+			break;
+	close(fd);
+	__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(wait_child(pid), 0);
+	EXPECT_EQ(c->bad, 0) TH_LOG("the child found a page neither intact nor reported");
+
+	for (int i = 0; i < COW_PAGES; i++) {
+		char *page = p + i * page_size;
+		bool gone = set_nonvolatile(page, page_size) == 1;
+
+		purged += gone;
+		mismatches += gone != c->purged[i];
+		lost += page_state(page, i, 0) != (gone ? PAGE_ZERO : PAGE_DATA);
+	}
+	TH_LOG("%ld of %d shared pages purged", purged, COW_PAGES);
+	EXPECT_EQ(mismatches, 0) TH_LOG("a purge took a folio from one side only");
+	EXPECT_EQ(lost, 0) TH_LOG("the parent lost data without a report");
+	EXPECT_GT(purged, 0) TH_LOG("reclaim purged nothing: no test");
+	munmap(p, len);
+	munmap(c, sizeof(*c));
+}
+
+/*
+ * Pages someone holds a reference to are never purged: the data would
+ * go while the holder still reads (or, pinned, writes) the page, and the
+ * memory would not even be freed.  Pages 4 to 7 of a volatile range are
+ * held by @hold; reclaim purges the others, and these four keep their data.
+ */
+static void held_pages_stay(struct __test_metadata *_metadata, char *p,
+			    size_t len)
+{
+	char *held = p + 4 * page_size;
+
+	EXPECT_EQ(reclaim_until_present(p, len, 4), 4)
+		TH_LOG("reclaim purged a held page, or not the others");
+	EXPECT_EQ(pagemap_count(held, 4 * page_size, PM_PRESENT), 4);
+	EXPECT_EQ(count_state(p, 4, 4, 0, PAGE_DATA), 4);
+	EXPECT_EQ(set_nonvolatile(p, len), 1);
+	EXPECT_EQ(count_state(p, 4, 4, 0, PAGE_DATA), 4);
+	EXPECT_EQ(count_state(p, 0, 4, 0, PAGE_ZERO), 4);
+	EXPECT_EQ(count_state(p, 8, NR_PAGES - 8, 0, PAGE_ZERO), NR_PAGES - 8);
+}
+
+/* vmsplice(): the pipe holds references to the pages until read. */
+TEST_F_TIMEOUT(pressure, pages_held_by_a_pipe_are_not_purged, 60)
+{
+	size_t len = NR_PAGES * page_size;
+	char *p = map_gen(NR_PAGES, 0), *buf;
+	struct iovec iov;
+	int pipefd[2];
+
+	ASSERT_NE(p, NULL);
+	sys_madvise(p, len, MADV_NOHUGEPAGE);
+	ASSERT_EQ(set_volatile(p, len), 0);
+	ASSERT_EQ(pipe(pipefd), 0);
+	iov.iov_base = p + 4 * page_size;
+	iov.iov_len = 4 * page_size;
+	ASSERT_EQ(vmsplice(pipefd[1], &iov, 1, 0), (ssize_t)(4 * page_size));
+
+	held_pages_stay(_metadata, p, len);
+
+	buf = malloc(4 * page_size);
+	ASSERT_NE(buf, NULL);
+	ASSERT_EQ(read(pipefd[0], buf, 4 * page_size), (ssize_t)(4 * page_size));
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(page_state(buf + i * page_size, 4 + i, 0), PAGE_DATA);
+	free(buf);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	munmap(p, len);
+}
+
+/* io_uring fixed buffers: FOLL_PIN | FOLL_LONGTERM, held until unregistered. */
+TEST_F_TIMEOUT(pressure, pages_pinned_by_io_uring_are_not_purged, 60)
+{
+	size_t len = NR_PAGES * page_size;
+	struct io_uring_params params = { 0 };
+	char *p = map_gen(NR_PAGES, 0);
+	struct iovec iov;
+	int ring;
+
+	ASSERT_NE(p, NULL);
+	sys_madvise(p, len, MADV_NOHUGEPAGE);
+	ASSERT_EQ(set_volatile(p, len), 0);
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		SKIP(return, "no io_uring: %s", strerror(errno));
+	iov.iov_base = p + 4 * page_size;
+	iov.iov_len = 4 * page_size;
+	ASSERT_EQ(syscall(__NR_io_uring_register, ring,
+			  IORING_REGISTER_BUFFERS, &iov, 1), 0)
+		TH_LOG("IORING_REGISTER_BUFFERS: %s", strerror(errno));
+
+	held_pages_stay(_metadata, p, len);
+
+	syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+		NULL, 0);
+	close(ring);
+	munmap(p, len);
+}
+
+/*
+ * A THP with one page held by a pipe stays whole: a purge takes all its
+ * pages or none.  The THP next to it, held by nobody, is purged.
+ */
+TEST_F_TIMEOUT(pressure, thp_with_a_held_page_is_not_purged_in_part, 60)
+{
+	size_t pmd = read_pmd_pagesize();
+	long pmd_pages;
+	struct iovec iov;
+	int pipefd[2];
+	char *p;
+
+	if (!pmd)
+		SKIP(return, "no THP");
+	pmd_pages = pmd / page_size;
+	p = reserve(2 * pmd, pmd);
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(mmap(p, 2 * pmd, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	if (sys_madvise(p, 2 * pmd, MADV_HUGEPAGE))
+		SKIP(return, "no MADV_HUGEPAGE");
+	fill(p, 0, 2 * pmd_pages, 0);
+	if (vma_kb(p, "AnonHugePages:") < (long)(2 * pmd >> 10))
+		SKIP(return, "no THP allocated");
+	ASSERT_EQ(set_volatile(p, 2 * pmd), 0);
+	ASSERT_EQ(pipe(pipefd), 0);
+	iov.iov_base = p + pmd / 2;
+	iov.iov_len = page_size;
+	ASSERT_EQ(vmsplice(pipefd[1], &iov, 1, 0), (ssize_t)page_size);
+
+	EXPECT_EQ(reclaim_until_present(p, 2 * pmd, pmd_pages), pmd_pages);
+	EXPECT_EQ(pagemap_count(p, pmd, PM_PRESENT), pmd_pages)
+		TH_LOG("part of the held THP was purged");
+	EXPECT_EQ(count_state(p, 0, pmd_pages, 0, PAGE_DATA), pmd_pages);
+	EXPECT_EQ(set_nonvolatile(p, 2 * pmd), 1);
+	EXPECT_EQ(count_state(p, 0, pmd_pages, 0, PAGE_DATA), pmd_pages);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	munmap(p, 2 * pmd);
 }
 
 /*
