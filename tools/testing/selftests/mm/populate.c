@@ -216,6 +216,41 @@ static void write_long(const char *path, long val)
 	write_str(path, buf);
 }
 
+#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
+
+static pid_t harness_pid;
+static long yama_scope_at_start = -1;
+
+/* Tests change Yama's ptrace_scope: put it back however they ended. */
+static void yama_restore(void)
+{
+	if (getpid() == harness_pid && read_long(YAMA_SCOPE) != yama_scope_at_start)
+		write_long(YAMA_SCOPE, yama_scope_at_start);
+}
+
+/*
+ * Runs before the harness.  In a target this program exec'd into (see
+ * remote_populate_stops_when_the_target_execs) it reports on the
+ * descriptor named by POPULATE_EXEC_TARGET and waits to be killed.  In
+ * the harness it saves Yama's ptrace_scope for yama_restore(), which runs
+ * at the harness's exit whatever a test did, failed or timed out.
+ */
+__attribute__((constructor)) static void populate_init(void)
+{
+	const char *fd = getenv("POPULATE_EXEC_TARGET");
+
+	if (fd) {
+		if (write(atoi(fd), "e", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	harness_pid = getpid();
+	yama_scope_at_start = read_long(YAMA_SCOPE);
+	if (yama_scope_at_start >= 0)
+		atexit(yama_restore);
+}
+
 static void hugetlb_restore(long old)
 {
 	write_long("/proc/sys/vm/nr_hugepages", old);
@@ -1263,33 +1298,46 @@ TEST_F(remote, other_uid_is_eacces)
 }
 
 /*
- * MADV_POPULATE_READ needs PTRACE_MODE_READ; MADV_POPULATE_WRITE and
- * MADV_POPULATE write-fault and need PTRACE_MODE_ATTACH.  Without an LSM
- * the two modes grant the same; Yama with ptrace_scope 1 (set for the
+ * Every populate advice needs PTRACE_MODE_ATTACH, the right a write to the
+ * target needs: MADV_POPULATE_WRITE and MADV_POPULATE write-fault, and a
+ * read fault allocates too (shmem, hugetlb), fills holes of files shared
+ * with others and can drive the target's memcg into OOM.  Without an LSM
+ * READ and ATTACH grant the same; Yama with ptrace_scope 1 (set for the
  * test if it is 0) refuses ATTACH to a process that is not a descendant
- * unless the caller has CAP_SYS_PTRACE.  Caller and target are siblings
- * here; the target holds no capabilities, so that dropping CAP_SYS_PTRACE
- * leaves READ granted.
+ * unless the caller has CAP_SYS_PTRACE, and never refuses READ.  Caller
+ * and target are siblings here; the target holds no capabilities, so that
+ * dropping CAP_SYS_PTRACE leaves READ granted.  The target maps, read-only
+ * and shared, a memfd of holes: a refused call must leave it without a
+ * block, and the target's private memory without a page.
  */
-TEST(remote_write_populate_needs_ptrace_attach)
+TEST(remote_populate_needs_ptrace_attach)
 {
-	int sync[2], pidfd;
-	struct iovec iov;
+	int sync[2], pidfd, memfd, pagemap;
+	struct iovec iov, file_iov;
+	char path[64];
+	struct stat st;
 	long scope;
 	size_t len;
+	char *p, *f;
 	pid_t pid;
-	char *p;
 	char c;
 
 	page_size = getpagesize();
 	len = NR_PAGES * page_size;
 	if (!populate_supported())
 		SKIP(return, "MADV_POPULATE not supported");
-	scope = read_long("/proc/sys/kernel/yama/ptrace_scope");
+	scope = read_long(YAMA_SCOPE);
 	if (scope < 0 || geteuid())
 		SKIP(return, "needs root and Yama");
+	if (scope > 1)
+		SKIP(return, "Yama ptrace_scope %ld refuses the control case", scope);
 	p = map_anon(len, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	ASSERT_NE(p, NULL);
+	memfd = memfd_create("populate", 0);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(ftruncate(memfd, len), 0);
+	f = mmap(NULL, len, PROT_READ, MAP_SHARED, memfd, 0);
+	ASSERT_NE(f, MAP_FAILED);
 	ASSERT_EQ(pipe(sync), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -1310,22 +1358,39 @@ TEST(remote_write_populate_needs_ptrace_attach)
 	ASSERT_GE(pidfd, 0);
 	ASSERT_EQ(read(sync[0], &c, 1), 1);
 	ASSERT_EQ(c, 's');
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	pagemap = open(path, O_RDONLY);
+	ASSERT_GE(pagemap, 0);
 	iov.iov_base = p;
 	iov.iov_len = len;
+	file_iov.iov_base = f;
+	file_iov.iov_len = len;
 
 	if (!scope)
-		write_str("/proc/sys/kernel/yama/ptrace_scope", "1");
+		ASSERT_EQ(write_str(YAMA_SCOPE, "1"), 0);
 	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE_WRITE, CAP_SYS_PTRACE,
 			    -1), -EACCES);
 	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE, CAP_SYS_PTRACE, -1),
 		  -EACCES);
 	EXPECT_EQ(advise_as(pidfd, &iov, MADV_POPULATE_READ, CAP_SYS_PTRACE,
-			    -1), len);
+			    -1), -EACCES);
+	EXPECT_EQ(advise_as(pidfd, &file_iov, MADV_POPULATE_READ,
+			    CAP_SYS_PTRACE, -1), -EACCES);
+	EXPECT_EQ(present(pagemap, p, len), 0);
+	EXPECT_EQ(present(pagemap, f, len), 0);
+	ASSERT_EQ(fstat(memfd, &st), 0);
+	EXPECT_EQ(st.st_blocks, 0);
+	/* The control: with CAP_SYS_PTRACE, Yama grants ATTACH. */
+	EXPECT_EQ(advise_as(pidfd, &file_iov, MADV_POPULATE_READ, -1, -1), len);
+	EXPECT_EQ(present(pagemap, f, len), NR_PAGES);
 	if (!scope)
-		write_str("/proc/sys/kernel/yama/ptrace_scope", "0");
+		EXPECT_EQ(write_str(YAMA_SCOPE, "0"), 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	close(pagemap);
 	close(pidfd);
+	munmap(f, len);
+	close(memfd);
 	munmap(p, len);
 }
 
@@ -1676,6 +1741,209 @@ TEST_F(remote, shared_memory_is_not_dirtied)
 	EXPECT_EQ(softdirty(self->pagemap_fd, p, self->len), 0);
 	munmap(p, self->len);
 	close(fd);
+}
+
+/*
+ * A target that goes away while a remote populate waits in one of its
+ * userfaults.  It maps a private anonymous page registered for MISSING
+ * faults and, right after it, a read-only shared mapping of @memfd (holes
+ * only, @len bytes), tells the parent where and which userfaultfd, and
+ * waits; on 'x' from the parent it execs this program, whose constructor
+ * reports on @report_fd and waits.
+ */
+struct gone_target {
+	pid_t pid;
+	int pidfd;
+	int cmd_fd;
+	int report_fd;
+	int uffd;	/* the target's userfaultfd, in the parent */
+	char *page;	/* the target's MISSING-registered page */
+	char *file;	/* the memfd mapping, right after it */
+};
+
+static int gone_target_start(struct gone_target *t, int memfd, size_t len)
+{
+	int cmd[2], info[2], report[2];
+	struct { char *page; int uffd; } msg;
+
+	if (pipe(cmd) || pipe(info) || pipe(report))
+		return -1;
+	t->pid = fork();
+	if (t->pid < 0)
+		return -1;
+	if (!t->pid) {
+		char fd[16], *argv[] = { "populate", NULL };
+		char *area;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		area = mmap(NULL, page_size + len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		msg.page = area;
+		msg.uffd = uffd_open(0);
+		if (area == MAP_FAILED || msg.uffd < 0 ||
+		    uffd_register(msg.uffd, area, page_size, true, false, false) ||
+		    mmap(area + page_size, len, PROT_READ, MAP_SHARED | MAP_FIXED,
+			 memfd, 0) != area + page_size)
+			msg.page = NULL;
+		if (write(info[1], &msg, sizeof(msg)) != sizeof(msg) ||
+		    read(cmd[0], fd, 1) != 1)
+			_exit(1);
+		snprintf(fd, sizeof(fd), "%d", report[1]);
+		setenv("POPULATE_EXEC_TARGET", fd, 1);
+		execv("/proc/self/exe", argv);
+		_exit(1);
+	}
+	close(cmd[0]);
+	close(info[1]);
+	close(report[1]);
+	t->cmd_fd = cmd[1];
+	t->report_fd = report[0];
+	if (read(info[0], &msg, sizeof(msg)) != sizeof(msg) || !msg.page)
+		return -1;
+	close(info[0]);
+	t->page = msg.page;
+	t->file = msg.page + page_size;
+	t->pidfd = sys_pidfd_open(t->pid);
+	if (t->pidfd < 0)
+		return -1;
+	t->uffd = syscall(__NR_pidfd_getfd, t->pidfd, msg.uffd, 0);
+	return t->uffd < 0 ? -1 : 0;
+}
+
+static void gone_target_stop(struct gone_target *t)
+{
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, NULL, 0);
+	close(t->cmd_fd);
+	close(t->report_fd);
+	close(t->pidfd);
+	close(t->uffd);
+}
+
+/* A process_madvise() call made from a thread, to be parked. */
+struct bg_call {
+	int pidfd;
+	struct iovec iov[2];
+	int vlen;
+	long ret;
+	int err;
+};
+
+static void *bg_call_run(void *arg)
+{
+	struct bg_call *c = arg;
+
+	c->ret = sys_process_madvise(c->pidfd, c->iov, c->vlen,
+				     MADV_POPULATE_READ);
+	c->err = errno;
+	return NULL;
+}
+
+/*
+ * Remote MADV_POPULATE_READ of @c's vector (starting at the target's
+ * userfault page) waits in that userfault; the target exits (!@exec) or
+ * execs meanwhile; then the fault is resolved and the call goes on.
+ * Returns the call's bytes or -errno; 1 if userfaultfd is missing.
+ */
+static long populate_across_goodbye(struct __test_metadata *_metadata,
+				    struct gone_target *t, struct bg_call *c,
+				    bool exec)
+{
+	struct uffdio_zeropage zero = {
+		.range = { .start = (unsigned long)t->page, .len = page_size },
+	};
+	struct pollfd pfd = { .fd = t->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+	pthread_t thread;
+	char e;
+
+	c->pidfd = t->pidfd;
+	ASSERT_EQ(pthread_create(&thread, NULL, bg_call_run, c), 0);
+	ASSERT_EQ(poll(&pfd, 1, 30000), 1) TH_LOG("no userfault");
+	ASSERT_EQ(read(t->uffd, &msg, sizeof(msg)), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+	if (exec) {
+		ASSERT_EQ(write(t->cmd_fd, "x", 1), 1);
+		ASSERT_EQ(read(t->report_fd, &e, 1), 1);
+	} else {
+		ASSERT_EQ(kill(t->pid, SIGKILL), 0);
+		/* Reaped or not, a process that exited has left its mm. */
+		ASSERT_EQ(waitid(P_PIDFD, t->pidfd, NULL, WEXITED | WNOWAIT), 0);
+	}
+	/* The call holds the old mm: the monitor can still resolve it. */
+	ASSERT_EQ(ioctl(t->uffd, UFFDIO_ZEROPAGE, &zero), 0);
+	pthread_join(thread, NULL);
+	return c->ret < 0 ? -c->err : c->ret;
+}
+
+/* Bytes allocated to @memfd. */
+static long memfd_bytes(int memfd)
+{
+	struct stat st;
+
+	return fstat(memfd, &st) ? -1 : st.st_blocks * 512;
+}
+
+/*
+ * Once the target's last task has exited or exec'd, its mm has no owner
+ * and what a populate charges would go to the root memcg, shmem and page
+ * cache for good.  A remote populate stops there: at the next element,
+ * with the bytes of the elements done; within an element, before the
+ * next PMD-sized step, with ESRCH if no element was done.  The target's
+ * read-only mapping of a memfd of holes shows what was populated.
+ */
+static void populate_stops_when_target_goes(struct __test_metadata *_metadata,
+					    bool exec, bool one_element)
+{
+	size_t len = 8UL << 20;
+	struct gone_target t;
+	struct bg_call c = { 0 };
+	int memfd;
+	long ret;
+
+	page_size = getpagesize();
+	if (!populate_supported())
+		SKIP(return, "MADV_POPULATE not supported");
+	if (geteuid())
+		SKIP(return, "needs root for CAP_SYS_NICE");
+	memfd = memfd_create("populate", 0);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(ftruncate(memfd, len), 0);
+	if (gone_target_start(&t, memfd, len))
+		SKIP(return, "no userfaultfd or no target");
+	if (one_element) {
+		c.iov[0] = (struct iovec){ t.page, page_size + len };
+		c.vlen = 1;
+	} else {
+		c.iov[0] = (struct iovec){ t.page, page_size };
+		c.iov[1] = (struct iovec){ t.file, len };
+		c.vlen = 2;
+	}
+	ret = populate_across_goodbye(_metadata, &t, &c, exec);
+	if (one_element) {
+		EXPECT_EQ(ret, -ESRCH);
+		EXPECT_LE(memfd_bytes(memfd), 2L << 20);
+	} else {
+		EXPECT_EQ(ret, page_size);
+		EXPECT_EQ(memfd_bytes(memfd), 0);
+	}
+	gone_target_stop(&t);
+	close(memfd);
+}
+
+TEST(remote_populate_stops_when_the_target_exits)
+{
+	populate_stops_when_target_goes(_metadata, false, false);
+}
+
+TEST(remote_populate_stops_when_the_target_execs)
+{
+	populate_stops_when_target_goes(_metadata, true, false);
+}
+
+TEST(remote_populate_stops_within_an_element_when_the_target_exits)
+{
+	populate_stops_when_target_goes(_metadata, false, true);
 }
 
 TEST_HARNESS_MAIN

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +71,9 @@ enum {
 	CMD_SEAL,	/* mprotect(addr, len, PROT_READ), then mseal() it */
 	CMD_PAGED,	/* userfaultfd MISSING + WP on [addr, len); returns fd */
 	CMD_SCRIBBLE,	/* arg random counter bumps in [addr, len), then check */
+	CMD_REPLACE,	/* munmap(addr, len), map fresh private anon there, fill */
+	CMD_PROTECT,	/* mprotect(addr, len, PROT_READ) */
+	CMD_MAP_FILE,	/* private map of a new file of 'F's, write arg, make RO */
 };
 
 /* A page of the pager test: a counter, its index, then a fill pattern. */
@@ -137,6 +141,34 @@ static unsigned long scribble(char *area, size_t npages, int bumps)
 	}
 	free(expect);
 	return bad;
+}
+
+/*
+ * Read-only private file memory the process wrote before, as the dynamic
+ * linker leaves RELRO: a new file of c->len bytes of 'F', mapped private,
+ * every page written with c->arg (copy on write), then made read-only.
+ * Sets c->addr; 0 or -errno.
+ */
+static long map_file_readonly(struct cmd *c)
+{
+	int fd = memfd_create("process_madv", 0);
+	char *p;
+
+	if (fd < 0)
+		return -errno;
+	p = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ftruncate(fd, c->len) || p == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	memset(p, 'F', c->len);
+	munmap(p, c->len);
+	c->addr = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (c->addr == MAP_FAILED)
+		return -errno;
+	memset(c->addr, c->arg, c->len);
+	return mprotect(c->addr, c->len, PROT_READ) ? -errno : 0;
 }
 
 static void target_loop(int cmd_fd, int rsp_fd)
@@ -215,6 +247,23 @@ static void target_loop(int cmd_fd, int rsp_fd)
 			if (mprotect(c.addr, c.len, PROT_READ) ||
 			    syscall(__NR_mseal, c.addr, c.len, 0))
 				r.ret = -errno;
+			break;
+		case CMD_REPLACE:
+			if (munmap(c.addr, c.len) ||
+			    mmap(c.addr, c.len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+				 0) != c.addr) {
+				r.ret = -errno;
+				break;
+			}
+			memset(c.addr, c.arg, c.len);
+			break;
+		case CMD_PROTECT:
+			r.ret = mprotect(c.addr, c.len, PROT_READ) ? -errno : 0;
+			break;
+		case CMD_MAP_FILE:
+			r.ret = map_file_readonly(&c);
+			r.val = (unsigned long)c.addr;
 			break;
 		}
 		if (write(rsp_fd, &r, sizeof(r)) != sizeof(r))
@@ -447,6 +496,23 @@ static void cgroup_reclaim(const char path[64])
 	close(fd);
 }
 
+/* Run @pid (0: the caller) on the first CPU the caller may use. */
+static int pin_to_one_cpu(pid_t pid)
+{
+	cpu_set_t all, one;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return -errno;
+	CPU_ZERO(&one);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, &all)) {
+			CPU_SET(cpu, &one);
+			break;
+		}
+	}
+	return sched_setaffinity(pid, sizeof(one), &one) ? -errno : 0;
+}
+
 TEST_F(remote, free_then_reclaim_reads_zero_unless_written)
 {
 	char *cg = self->cg, file[128];
@@ -463,6 +529,14 @@ TEST_F(remote, free_then_reclaim_reads_zero_unless_written)
 	snprintf(file, sizeof(file), "%s/memory.reclaim", cg);
 	if (access(file, W_OK))
 		SKIP(return, "no memory.reclaim (memory controller off?)");
+	/*
+	 * MADV_FREE skips folios still in a per-CPU LRU batch; the call
+	 * drains only its own CPU's, as madvise() does.  Run the target's
+	 * faults, the call and the reclaim on one CPU, so that its drain
+	 * reaches them all and nothing depends on where tasks ran.
+	 */
+	ASSERT_EQ(pin_to_one_cpu(0), 0);
+	ASSERT_EQ(pin_to_one_cpu(self->t.pid), 0);
 	/* Memory the target faults in itself is charged to its cgroup. */
 	r = target_call(&self->t, CMD_MAP, NULL, NR_PAGES * page_size, 1);
 	ASSERT_EQ(r.ret, 0);
@@ -595,23 +669,35 @@ TEST_F(remote, exited_target_is_esrch)
 	EXPECT_EQ(errno, ESRCH);
 }
 
-/* Run process_madvise() on one range as @uid in a child: bytes or -errno. */
-static long madvise_as(int uid, int pidfd, struct iovec *iov, int advice)
+/*
+ * Run process_madvise() on one range in a child whose real uid is @ruid
+ * and whose effective (and so filesystem) uid is @euid: bytes or -errno.
+ * With @vm_writev, write one byte there with process_vm_writev() instead:
+ * 1 or -errno.
+ */
+static long call_as(int ruid, int euid, pid_t pid, int pidfd,
+		    struct iovec *iov, int advice, bool vm_writev)
 {
 	long res = -EPIPE;
 	int p[2];
-	pid_t pid;
+	pid_t child;
 
 	if (pipe(p))
 		return -errno;
-	pid = fork();
-	if (pid < 0)
+	child = fork();
+	if (child < 0)
 		return -errno;
-	if (!pid) {
+	if (!child) {
+		struct iovec one = { .iov_base = iov->iov_base, .iov_len = 1 };
+		char c = 0x55;
+		struct iovec local = { .iov_base = &c, .iov_len = 1 };
 		long r;
 
-		if (setresuid(uid, uid, uid))
+		if (setresuid(ruid, euid, euid))
 			r = -1000 - errno;
+		else if (vm_writev)
+			r = syscall(__NR_process_vm_writev, pid, &local, 1,
+				    &one, 1, 0);
 		else
 			r = sys_process_madvise(pidfd, iov, 1, advice, 0);
 		if (r == -1)
@@ -624,8 +710,14 @@ static long madvise_as(int uid, int pidfd, struct iovec *iov, int advice)
 	if (read(p[0], &res, sizeof(res)) != sizeof(res))
 		res = -EPIPE;
 	close(p[0]);
-	waitpid(pid, NULL, 0);
+	waitpid(child, NULL, 0);
 	return res;
+}
+
+/* Run process_madvise() on one range as @uid in a child: bytes or -errno. */
+static long madvise_as(int uid, int pidfd, struct iovec *iov, int advice)
+{
+	return call_as(uid, uid, 0, pidfd, iov, advice, false);
 }
 
 TEST_F(remote, same_uid_needs_no_cap_sys_nice_for_dontneed)
@@ -692,6 +784,192 @@ TEST_F(remote, sealed_readonly_anon_is_eperm)
 		  -1);
 	EXPECT_EQ(errno, EPERM);
 	EXPECT_TRUE(target_page_is(&self->t, m, 0, 7));
+}
+
+/* Write byte @c at @addr of the target with process_vm_writev(): 0 or -errno. */
+static int vm_write_byte(struct target *t, char *addr, char c)
+{
+	struct iovec local = { .iov_base = &c, .iov_len = 1 };
+	struct iovec remote = { .iov_base = addr, .iov_len = 1 };
+
+	if (syscall(__NR_process_vm_writev, t->pid, &local, 1, &remote, 1, 0) != 1)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The write right is checked as process_vm_writev() checks it, with the
+ * caller's real uid (PTRACE_MODE_ATTACH_REALCREDS), not its filesystem
+ * uid: a caller whose effective uid is the target's but whose real uid is
+ * not may do neither, and one whose real uid is the target's may do both.
+ */
+TEST_F(remote, dontneed_checks_the_real_uid_as_process_vm_writev_does)
+{
+	struct iovec iov = page_iov(self->mem, 0, 1);
+	pid_t pid = self->t.pid;
+	int pidfd = self->t.pidfd;
+
+	if (geteuid())
+		SKIP(return, "needs root to change uids");
+	ASSERT_EQ(target_call(&self->t, CMD_SETUID, NULL, 0, 1000).ret, 0);
+	EXPECT_EQ(call_as(2000, 1000, pid, pidfd, &iov, 0, true), -EPERM);
+	EXPECT_EQ(call_as(2000, 1000, pid, pidfd, &iov, MADV_DONTNEED, false),
+		  -EACCES);
+	EXPECT_EQ(call_as(2000, 1000, pid, pidfd, &iov, MADV_FREE, false),
+		  -EACCES);
+	EXPECT_TRUE(target_page_is(&self->t, self->mem, 0, 1));
+
+	EXPECT_EQ(call_as(1000, 2000, pid, pidfd, &iov, 0, true), 1);
+	EXPECT_EQ(call_as(1000, 2000, pid, pidfd, &iov, MADV_DONTNEED, false),
+		  page_size);
+	EXPECT_TRUE(target_page_is(&self->t, self->mem, 0, 0));
+}
+
+/*
+ * Destructive advice from another process applies only to memory that
+ * process_vm_writev() could write: not to read-only private memory, such
+ * as RELRO, read-only data or JIT code, which the process relies on.
+ */
+TEST_F(remote, dontneed_on_readonly_private_anon_is_eperm)
+{
+	struct iovec iov;
+	struct rsp r;
+	char *m;
+
+	r = target_call(&self->t, CMD_MAP, NULL, 2 * page_size, 7);
+	ASSERT_EQ(r.ret, 0);
+	m = (char *)r.val;
+	ASSERT_EQ(target_call(&self->t, CMD_PROTECT, m, 2 * page_size, 0).ret, 0);
+	iov = page_iov(m, 0, 2);
+	EXPECT_EQ(vm_write_byte(&self->t, m, 0), -EFAULT);
+	EXPECT_EQ(sys_process_madvise(self->t.pidfd, &iov, 1, MADV_DONTNEED, 0),
+		  -1);
+	EXPECT_EQ(errno, EPERM);
+	EXPECT_EQ(sys_process_madvise(self->t.pidfd, &iov, 1, MADV_FREE, 0), -1);
+	EXPECT_EQ(errno, EPERM);
+	EXPECT_TRUE(target_page_is(&self->t, m, 0, 7));
+	EXPECT_TRUE(target_page_is(&self->t, m, 1, 8));
+	EXPECT_TRUE(pagemap_is_populated(self->t.pagemap_fd, m));
+}
+
+TEST_F(remote, dontneed_on_readonly_private_file_is_eperm)
+{
+	struct iovec iov;
+	struct rsp r;
+	char *m;
+
+	/* The file holds 'F', the process's own copies 'P'. */
+	r = target_call(&self->t, CMD_MAP_FILE, NULL, 2 * page_size, 'P');
+	ASSERT_EQ(r.ret, 0);
+	m = (char *)r.val;
+	iov = page_iov(m, 0, 2);
+	EXPECT_EQ(vm_write_byte(&self->t, m, 0), -EFAULT);
+	EXPECT_EQ(sys_process_madvise(self->t.pidfd, &iov, 1, MADV_DONTNEED, 0),
+		  -1);
+	EXPECT_EQ(errno, EPERM);
+	EXPECT_TRUE(target_page_is(&self->t, m, 0, 'P'));
+	EXPECT_TRUE(target_page_is(&self->t, m, 1, 'P'));
+}
+
+/* A process_madvise() call made from a thread, to be parked. */
+struct bg_call {
+	pthread_t thread;
+	int pidfd;
+	struct iovec iov;
+	int advice;
+	long ret;
+	int err;
+};
+
+static void *bg_call_run(void *arg)
+{
+	struct bg_call *c = arg;
+
+	c->ret = sys_process_madvise(c->pidfd, &c->iov, 1, c->advice, 0);
+	c->err = errno;
+	return NULL;
+}
+
+/*
+ * Park a remote MADV_DONTNEED of one page in userfaultfd_remove(): we are
+ * the target's monitor and leave its UFFD_EVENT_REMOVE unread, so the call
+ * waits with the target's mmap_lock dropped.  Meanwhile the target unmaps
+ * the page, maps fresh memory filled with 'R' at its address, and applies
+ * @op to it.  Then we read the event and the call goes on with the VMA it
+ * finds there.  Returns the call's bytes or -errno, or 1 if the target
+ * has no userfaultfd; *@addr is the page.
+ */
+static long dontneed_across_remap(struct __test_metadata *_metadata,
+				  struct target *t, int op, char **addr)
+{
+	struct bg_call c = { .pidfd = t->pidfd, .advice = MADV_DONTNEED };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+	struct rsp r;
+	int pending;
+
+	r = target_call(t, CMD_MAP, NULL, page_size, 'A');
+	ASSERT_EQ(r.ret, 0);
+	*addr = (char *)r.val;
+	r = target_call(t, CMD_UFFD, *addr, page_size, 0);
+	if (r.ret)
+		return 1;
+	pfd.fd = syscall(__NR_pidfd_getfd, t->pidfd, (int)r.val, 0);
+	ASSERT_GE(pfd.fd, 0);
+	c.iov = page_iov(*addr, 0, 1);
+	ASSERT_EQ(pthread_create(&c.thread, NULL, bg_call_run, &c), 0);
+	/* The event is pending once the call waits without mmap_lock. */
+	pending = poll(&pfd, 1, 30000);
+	if (pending == 1) {
+		EXPECT_EQ(target_call(t, CMD_REPLACE, *addr, page_size, 'R').ret, 0);
+		EXPECT_EQ(target_call(t, op, *addr, page_size, 0).ret, 0);
+		EXPECT_EQ(read(pfd.fd, &msg, sizeof(msg)), sizeof(msg));
+		EXPECT_EQ(msg.event, UFFD_EVENT_REMOVE);
+	}
+	/* Closing the monitor's last descriptor releases a stuck call. */
+	close(pfd.fd);
+	pthread_join(c.thread, NULL);
+	EXPECT_EQ(pending, 1) TH_LOG("the call never reached the monitor");
+	return c.ret < 0 ? -c.err : c.ret;
+}
+
+/*
+ * The reviewed hole: a remote MADV_DONTNEED looked the VMA up again after
+ * userfaultfd_remove() and zapped what it found there, sealed or not.
+ * Every rule holds for the VMA actually zapped: its seal, the rules for
+ * another process's memory (writable), and its kind (not mlocked).
+ */
+TEST_F(remote, dontneed_checks_the_seal_of_the_vma_it_zaps)
+{
+	char *m;
+	long ret = dontneed_across_remap(_metadata, &self->t, CMD_SEAL, &m);
+
+	if (ret == 1)
+		SKIP(return, "no userfaultfd with EVENT_REMOVE");
+	EXPECT_EQ(ret, -EPERM);
+	EXPECT_TRUE(target_page_is(&self->t, m, 0, 'R'));
+}
+
+TEST_F(remote, dontneed_checks_the_protection_of_the_vma_it_zaps)
+{
+	char *m;
+	long ret = dontneed_across_remap(_metadata, &self->t, CMD_PROTECT, &m);
+
+	if (ret == 1)
+		SKIP(return, "no userfaultfd with EVENT_REMOVE");
+	EXPECT_EQ(ret, -EPERM);
+	EXPECT_TRUE(target_page_is(&self->t, m, 0, 'R'));
+}
+
+TEST_F(remote, dontneed_checks_the_mlock_of_the_vma_it_zaps)
+{
+	char *m;
+	long ret = dontneed_across_remap(_metadata, &self->t, CMD_MLOCK, &m);
+
+	if (ret == 1)
+		SKIP(return, "no userfaultfd with EVENT_REMOVE");
+	EXPECT_EQ(ret, -EINVAL);
+	EXPECT_TRUE(target_page_is(&self->t, m, 0, 'R'));
 }
 
 struct remove_events {
@@ -1118,6 +1396,93 @@ TEST(self_takes_any_advice)
 	close(fd);
 	close(pidfd);
 	munmap(m, 4 * ps);
+}
+
+struct local_zap {
+	char *addr;
+	int ret;
+	int err;
+};
+
+static void *local_zap_run(void *arg)
+{
+	struct local_zap *z = arg;
+
+	z->ret = madvise(z->addr, page_size, MADV_DONTNEED);
+	z->err = errno;
+	return NULL;
+}
+
+/*
+ * The same race on a process's own memory, which 6.12 has: madvise() waits
+ * for the process's own monitor to read UFFD_EVENT_REMOVE while another
+ * thread replaces the page with sealed read-only memory.  A seal taken
+ * before the zap must hold.
+ */
+TEST(dontneed_checks_the_seal_of_the_vma_it_zaps_locally)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE,
+	};
+	struct local_zap z = { 0 };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+	pthread_t thread;
+	int pending;
+	char *m;
+
+	page_size = getpagesize();
+	m = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(m, MAP_FAILED);
+	memset(m, 'A', page_size);
+	pfd.fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (pfd.fd < 0 || ioctl(pfd.fd, UFFDIO_API, &api) ||
+	    uffd_register(pfd.fd, m, page_size, true, false, false))
+		SKIP(return, "no userfaultfd with EVENT_REMOVE");
+	z.addr = m;
+	ASSERT_EQ(pthread_create(&thread, NULL, local_zap_run, &z), 0);
+	pending = poll(&pfd, 1, 30000);
+	if (pending == 1) {
+		EXPECT_EQ(munmap(m, page_size), 0);
+		EXPECT_EQ(mmap(m, page_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), m);
+		memset(m, 'R', page_size);
+		EXPECT_EQ(mprotect(m, page_size, PROT_READ), 0);
+		EXPECT_EQ(syscall(__NR_mseal, m, page_size, 0), 0);
+		EXPECT_EQ(read(pfd.fd, &msg, sizeof(msg)), sizeof(msg));
+	}
+	close(pfd.fd);
+	pthread_join(thread, NULL);
+	ASSERT_EQ(pending, 1) TH_LOG("madvise() never reached the monitor");
+	EXPECT_EQ(z.ret, -1);
+	EXPECT_EQ(z.err, EPERM);
+	EXPECT_EQ(m[0], 'R');
+}
+
+/*
+ * import_iovec() caps a vector at MAX_RW_COUNT bytes (INT_MAX rounded down
+ * to a page): process_madvise() advises that much, cutting the element
+ * that crosses it, and returns it; the caller calls again for the rest.
+ */
+TEST(vector_is_cut_at_max_rw_count)
+{
+	size_t ps = getpagesize(), half = 3UL << 29;
+	long max_rw = INT_MAX & ~(ps - 1);
+	int pidfd = sys_pidfd_open(getpid());
+	char *m = mmap(NULL, 2 * half, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct iovec iov[2] = {
+		{ .iov_base = m, .iov_len = half },
+		{ .iov_base = m + half, .iov_len = half },
+	};
+
+	ASSERT_NE(m, MAP_FAILED);
+	ASSERT_GE(pidfd, 0);
+	/* MADV_COLD walks empty page tables here: nothing to do. */
+	EXPECT_EQ(sys_process_madvise(pidfd, iov, 2, MADV_COLD, 0), max_rw);
+	close(pidfd);
+	munmap(m, 2 * half);
 }
 
 TEST_HARNESS_MAIN
