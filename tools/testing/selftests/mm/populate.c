@@ -138,31 +138,6 @@ static size_t softdirty(int fd, char *p, size_t len)
 	return n;
 }
 
-static long read_long(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
 /* A tmpfs file of @len bytes in @dir, filled with 'f'; -1 on failure. */
 static int tmpfs_file(const char *dir, size_t len)
 {
@@ -206,88 +181,44 @@ static void tmpfs_dir_remove(char dir[64])
 }
 
 /* Write @val to @path, unless it is negative: "nothing saved". */
-static void write_long(const char *path, long val)
+static void restore_long(const char *path, long val)
 {
-	char buf[32];
-
-	if (val < 0)
-		return;
-	snprintf(buf, sizeof(buf), "%ld", val);
-	write_str(path, buf);
-}
-
-#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
-
-static pid_t harness_pid;
-static long yama_scope_at_start = -1;
-
-/* Tests change Yama's ptrace_scope: put it back however they ended. */
-static void yama_restore(void)
-{
-	if (getpid() == harness_pid && read_long(YAMA_SCOPE) != yama_scope_at_start)
-		write_long(YAMA_SCOPE, yama_scope_at_start);
+	if (val >= 0)
+		write_long(path, val);
 }
 
 /*
  * Runs before the harness.  In a target this program exec'd into (see
  * remote_populate_stops_when_the_target_execs) it reports on the
  * descriptor named by POPULATE_EXEC_TARGET and waits to be killed.  In
- * the harness it saves Yama's ptrace_scope for yama_restore(), which runs
- * at the harness's exit whatever a test did, failed or timed out.
+ * the harness it has Yama's ptrace_scope, which tests change, put back at
+ * the harness's exit whatever a test did, failed or timed out.
  */
 __attribute__((constructor)) static void populate_init(void)
 {
-	const char *fd = getenv("POPULATE_EXEC_TARGET");
-
-	if (fd) {
-		if (write(atoi(fd), "e", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	harness_pid = getpid();
-	yama_scope_at_start = read_long(YAMA_SCOPE);
-	if (yama_scope_at_start >= 0)
-		atexit(yama_restore);
+	exec_target_wait("POPULATE_EXEC_TARGET");
+	yama_restore_at_exit();
 }
 
 static void hugetlb_restore(long old)
 {
-	write_long("/proc/sys/vm/nr_hugepages", old);
+	restore_long("/proc/sys/vm/nr_hugepages", old);
 }
 
 /* Make sure @free huge pages are free in the pool; the old size or -1. */
 static long hugetlb_reserve(unsigned long free)
 {
 	long old = read_long("/proc/sys/vm/nr_hugepages");
-	char buf[32];
 
 	if (old < 0)
 		return -1;
 	if (get_free_hugepages() >= free)
 		return old;
-	snprintf(buf, sizeof(buf), "%lu", old + free);
-	write_str("/proc/sys/vm/nr_hugepages", buf);
+	write_long("/proc/sys/vm/nr_hugepages", old + free);
 	if (get_free_hugepages() >= free)
 		return old;
 	hugetlb_restore(old);
 	return -1;
-}
-
-/* Reserve address space: @len bytes, PROT_NONE, aligned to @align. */
-static char *reserve(size_t len, size_t align)
-{
-	char *p = mmap(NULL, len + align, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char *aligned;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	aligned = (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
-	if (aligned > p)
-		munmap(p, aligned - p);
-	munmap(aligned + len, p + align - aligned);
-	return aligned;
 }
 
 /* Each kind of mapping MADV_POPULATE must populate, and how it faults. */
@@ -402,7 +333,7 @@ FIXTURE_SETUP(kinds)
 	if (self->fd < 0)
 		flags |= MAP_ANONYMOUS;
 	/* The harness skips teardown after a failed setup: undo here. */
-	at = reserve(self->len, align);
+	at = reserve_aligned(self->len, align);
 	if (at)
 		self->mem = mmap(at, self->len, prot, flags | MAP_FIXED,
 				 self->fd, 0);
@@ -463,8 +394,8 @@ FIXTURE_TEARDOWN(local)
 	close(self->pagemap_fd);
 	tmpfs_dir_remove(self->dir);
 	hugetlb_restore(self->old_nr_hugepages);
-	write_long("/proc/sys/vm/nr_overcommit_hugepages",
-		   self->old_overcommit);
+	restore_long("/proc/sys/vm/nr_overcommit_hugepages",
+		     self->old_overcommit);
 }
 
 static char *map_anon(size_t len, int prot, int flags)
@@ -534,7 +465,7 @@ TEST_F(local, mixed_protections_in_one_call)
 {
 	size_t part = 4 * page_size, len = 4 * part;
 	int memfd = memfd_create("populate", 0);
-	char *p = reserve(len, page_size);
+	char *p = reserve_aligned(len, page_size);
 	int file;
 
 	if (!softdirty_supported())
@@ -906,35 +837,6 @@ TEST_F(local, hwpoison_page_is_ehwpoison)
 	EXPECT_EQ(WEXITSTATUS(status), EHWPOISON);
 }
 
-/* Whether cgroup v2 with the memory controller is at /sys/fs/cgroup. */
-static bool memcg_available(void)
-{
-	char buf[256] = "";
-	int fd = open("/sys/fs/cgroup/cgroup.controllers", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = '\0';
-	close(fd);
-	return strstr(buf, "memory");
-}
-
-/* Whether any swap is on, which memory.swap.max must then keep out. */
-static bool swap_on(void)
-{
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256];
-	int n = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n > 1;
-}
-
 /* A memory cgroup at /sys/fs/cgroup/@name.<pid>: 0 or -errno. */
 static int cgroup_make(char path[64], const char *name)
 {
@@ -945,46 +847,9 @@ static int cgroup_make(char path[64], const char *name)
 	return 0;
 }
 
-static int cgroup_set(const char path[64], const char *file, const char *s)
-{
-	char name[128];
-
-	snprintf(name, sizeof(name), "%s/%s", path, file);
-	return write_str(name, s);
-}
-
-static int cgroup_enter(const char path[64], pid_t pid)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", pid);
-	return cgroup_set(path, "cgroup.procs", buf);
-}
-
-/* The first value of @key in @path/memory.stat, or -1. */
-static long cgroup_stat(const char path[64], const char *key)
-{
-	char name[128], line[256];
-	size_t klen = strlen(key);
-	long val = -1;
-	FILE *f;
-
-	snprintf(name, sizeof(name), "%s/memory.stat", path);
-	f = fopen(name, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ' ') {
-			val = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
-}
-
 static void cgroup_remove(const char path[64])
 {
-	cgroup_enter("/sys/fs/cgroup", getpid());
+	cg_enter("/sys/fs/cgroup", getpid());
 	rmdir(path);
 }
 
@@ -1010,7 +875,7 @@ static char *target_in_cgroup(const char *path, size_t len, int flags,
 		if (!p || (advice && sys_madvise(p, len, advice)) ||
 		    (unkillable &&
 		     write_str("/proc/self/oom_score_adj", "-1000")) ||
-		    cgroup_enter(path, getpid()) ||
+		    cg_enter(path, getpid()) ||
 		    write(sync[1], &p, sizeof(p)) != sizeof(p))
 			_exit(1);
 		pause();
@@ -1061,8 +926,8 @@ TEST(oom_in_memcg_is_enomem)
 	if (read_long("/proc/sys/vm/panic_on_oom") == 2)
 		SKIP(return, "vm.panic_on_oom=2 panics on a memcg OOM");
 	ASSERT_EQ(cgroup_make(path, "populate-oom"), 0);
-	ASSERT_EQ(cgroup_set(path, "memory.max", "16M"), 0);
-	if (cgroup_set(path, "memory.swap.max", "0") && swap_on()) {
+	ASSERT_EQ(cg_write(path, "memory.max", "16M"), 0);
+	if (cg_write(path, "memory.swap.max", "0") && swap_on()) {
 		rmdir(path);
 		SKIP(return, "swap is on and memory.swap.max cannot be set");
 	}
@@ -1237,6 +1102,24 @@ static int drop_cap(int cap)
 	return syscall(__NR_capset, &hdr, data);
 }
 
+struct advise_as {
+	int pidfd;
+	struct iovec *iov;
+	int advice, cap, uid;
+};
+
+static long advise_as_child(void *arg)
+{
+	struct advise_as *a = arg;
+	long r;
+
+	if ((a->cap >= 0 && drop_cap(a->cap)) ||
+	    (a->uid >= 0 && setresuid(a->uid, a->uid, a->uid)))
+		return -1000;
+	r = sys_process_madvise(a->pidfd, a->iov, 1, a->advice);
+	return r == -1 ? -errno : r;
+}
+
 /*
  * Run process_madvise(@advice) on @iov of @pidfd's process from a child
  * that first drops capability @cap (if >= 0) and becomes @uid (if >= 0).
@@ -1245,34 +1128,12 @@ static int drop_cap(int cap)
 static long advise_as(int pidfd, struct iovec *iov, int advice, int cap,
 		      int uid)
 {
-	long res = -EPIPE;
-	int p[2];
-	pid_t pid;
+	struct advise_as a = {
+		.pidfd = pidfd, .iov = iov, .advice = advice, .cap = cap,
+		.uid = uid,
+	};
 
-	if (pipe(p))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		long r = -1000;
-
-		if ((cap < 0 || !drop_cap(cap)) &&
-		    (uid < 0 || !setresuid(uid, uid, uid))) {
-			r = sys_process_madvise(pidfd, iov, 1, advice);
-			if (r == -1)
-				r = -errno;
-		}
-		if (write(p[1], &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res = -EPIPE;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
-	return res;
+	return run_in_child(advise_as_child, &a);
 }
 
 TEST_F(remote, without_cap_sys_nice_is_eperm)
@@ -1410,10 +1271,10 @@ struct charge {
 static void charge_read(struct charge *c, const char *target,
 			const char *caller)
 {
-	c->target_pt = cgroup_stat(target, "pagetables");
-	c->target_anon = cgroup_stat(target, "anon");
-	c->caller_pt = cgroup_stat(caller, "pagetables");
-	c->caller_anon = cgroup_stat(caller, "anon");
+	c->target_pt = cg_stat(target, "pagetables");
+	c->target_anon = cg_stat(target, "anon");
+	c->caller_pt = cg_stat(caller, "pagetables");
+	c->caller_anon = cg_stat(caller, "anon");
 }
 
 TEST(remote_memory_is_charged_to_the_target_memcg)
@@ -1441,7 +1302,7 @@ TEST(remote_memory_is_charged_to_the_target_memcg)
 	ASSERT_NE(iov, NULL);
 	ASSERT_EQ(cgroup_make(target, "populate-target"), 0);
 	ASSERT_EQ(cgroup_make(caller, "populate-caller"), 0);
-	ASSERT_EQ(cgroup_enter(caller, getpid()), 0);
+	ASSERT_EQ(cg_enter(caller, getpid()), 0);
 	/* One base page per stride, not a THP. */
 	p = target_in_cgroup(target, len, MAP_PRIVATE | MAP_NORESERVE,
 			     MADV_NOHUGEPAGE, false, &pid);

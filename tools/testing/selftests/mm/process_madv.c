@@ -669,6 +669,33 @@ TEST_F(remote, exited_target_is_esrch)
 	EXPECT_EQ(errno, ESRCH);
 }
 
+struct call_as {
+	int ruid, euid;
+	pid_t pid;
+	int pidfd;
+	struct iovec *iov;
+	int advice;
+	bool vm_writev;
+};
+
+static long call_as_child(void *arg)
+{
+	struct call_as *a = arg;
+	struct iovec one = { .iov_base = a->iov->iov_base, .iov_len = 1 };
+	char c = 0x55;
+	struct iovec local = { .iov_base = &c, .iov_len = 1 };
+	long r;
+
+	if (setresuid(a->ruid, a->euid, a->euid))
+		return -1000 - errno;
+	if (a->vm_writev)
+		r = syscall(__NR_process_vm_writev, a->pid, &local, 1, &one, 1,
+			    0);
+	else
+		r = sys_process_madvise(a->pidfd, a->iov, 1, a->advice, 0);
+	return r == -1 ? -errno : r;
+}
+
 /*
  * Run process_madvise() on one range in a child whose real uid is @ruid
  * and whose effective (and so filesystem) uid is @euid: bytes or -errno.
@@ -678,40 +705,12 @@ TEST_F(remote, exited_target_is_esrch)
 static long call_as(int ruid, int euid, pid_t pid, int pidfd,
 		    struct iovec *iov, int advice, bool vm_writev)
 {
-	long res = -EPIPE;
-	int p[2];
-	pid_t child;
+	struct call_as a = {
+		.ruid = ruid, .euid = euid, .pid = pid, .pidfd = pidfd,
+		.iov = iov, .advice = advice, .vm_writev = vm_writev,
+	};
 
-	if (pipe(p))
-		return -errno;
-	child = fork();
-	if (child < 0)
-		return -errno;
-	if (!child) {
-		struct iovec one = { .iov_base = iov->iov_base, .iov_len = 1 };
-		char c = 0x55;
-		struct iovec local = { .iov_base = &c, .iov_len = 1 };
-		long r;
-
-		if (setresuid(ruid, euid, euid))
-			r = -1000 - errno;
-		else if (vm_writev)
-			r = syscall(__NR_process_vm_writev, pid, &local, 1,
-				    &one, 1, 0);
-		else
-			r = sys_process_madvise(pidfd, iov, 1, advice, 0);
-		if (r == -1)
-			r = -errno;
-		if (write(p[1], &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res = -EPIPE;
-	close(p[0]);
-	waitpid(child, NULL, 0);
-	return res;
+	return run_in_child(call_as_child, &a);
 }
 
 /* Run process_madvise() on one range as @uid in a child: bytes or -errno. */

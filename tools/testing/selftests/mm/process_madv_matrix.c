@@ -68,7 +68,6 @@
 #define __NR_mseal 462
 #endif
 
-#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
 #define NR_PAGES 4		/* of each kind but hugetlb */
 #define MAX_PAGES 512		/* a 2 MiB huge page */
 #define UID 1000		/* the target's */
@@ -114,58 +113,11 @@ static int libc_sys_pidfd_open(pid_t pid)
 	return syscall(__NR_pidfd_open, pid, 0);
 }
 
-static long read_long(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtol(buf, NULL, 10) : -1;
-}
-
-static int write_long(const char *path, long val)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY);
-	int n;
-
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%ld", val);
-	n = write(fd, buf, n) == n ? 0 : -errno;
-	close(fd);
-	return n;
-}
-
-static pid_t harness_pid;
-static long yama_at_start = -1;
-
-/* The harness's last word: Yama's ptrace_scope as it found it. */
-static void yama_restore(void)
-{
-	if (getpid() == harness_pid && yama_at_start >= 0 &&
-	    read_long(YAMA_SCOPE) != yama_at_start)
-		write_long(YAMA_SCOPE, yama_at_start);
-}
-
+/* The exec'd image of a midcall target reports, then waits. */
 static void __attribute__((constructor)) matrix_init(void)
 {
-	const char *fd = getenv("MATRIX_EXEC_TARGET");
-
-	/* The exec'd image of a midcall target: report, then wait. */
-	if (fd) {
-		if (write(atoi(fd), "e", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	harness_pid = getpid();
-	yama_at_start = read_long(YAMA_SCOPE);
-	atexit(yama_restore);
+	exec_target_wait("MATRIX_EXEC_TARGET");
+	yama_restore_at_exit();
 }
 
 /*
@@ -576,40 +528,35 @@ static int caller_creds(const struct relation *rel)
 	return syscall(__NR_capset, &hdr, data) ? -errno : 0;
 }
 
+struct call_as {
+	const struct relation *rel;
+	int pidfd;
+	struct iovec *iov;
+	int vlen, advice;
+};
+
+static long call_as_child(void *arg)
+{
+	struct call_as *a = arg;
+	long r = caller_creds(a->rel);
+
+	if (r)
+		return -1000 + r;
+	r = syscall(__NR_process_madvise, a->pidfd, a->iov, a->vlen,
+		    a->advice, 0);
+	return r < 0 ? -errno : r;
+}
+
 /* process_madvise(@advice) on @iov of @t, by a caller in relation @rel. */
 static long call_as(const struct relation *rel, int pidfd, struct iovec *iov,
 		    int vlen, int advice)
 {
-	long res = -EPIPE;
-	int p[2];
-	pid_t pid;
+	struct call_as a = {
+		.rel = rel, .pidfd = pidfd, .iov = iov, .vlen = vlen,
+		.advice = advice,
+	};
 
-	if (pipe(p))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (!pid) {
-		long r = caller_creds(rel);
-
-		if (!r) {
-			r = syscall(__NR_process_madvise, pidfd, iov, vlen,
-				    advice, 0);
-			if (r < 0)
-				r = -errno;
-		} else {
-			r = -1000 + r;
-		}
-		if (write(p[1], &r, sizeof(r)) != sizeof(r))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res = -EPIPE;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
-	return res;
+	return run_in_child(call_as_child, &a);
 }
 
 /* What a remote call must return, given what the target's own call got. */

@@ -32,19 +32,16 @@
  * no verdict depends on how fast anything ran.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -57,23 +54,14 @@
 
 #include "../kselftest_harness.h"
 #include "vm_util.h"
+#include "volatile_util.h"
 
-#ifndef MADV_VOLATILE
-#define MADV_VOLATILE			27
-#endif
-#ifndef MADV_NONVOLATILE
-#define MADV_NONVOLATILE		28
-#endif
 #ifndef MADV_POPULATE
 #define MADV_POPULATE			26
 #endif
 #ifndef UFFD_FEATURE_MISSING_PURGED
 #define UFFD_FEATURE_MISSING_PURGED	BIT_ULL(24)
 #endif
-#ifndef PAGE_IS_PURGED
-#define PAGE_IS_PURGED			BIT_ULL(9)
-#endif
-#define PM_PURGED			BIT_ULL(59)
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB			0x0004U
 #endif
@@ -82,9 +70,6 @@
 #define NR_THREADS	4
 #define MAX_UNITS	2048	/* pages (or huge pages) a test maps */
 #define MAX_CTX		4	/* userfaultfds a monitor reads */
-#ifndef CGROUP_ROOT
-#define CGROUP_ROOT	"/sys/fs/cgroup"
-#endif
 #define CG_PREFIX	"uffd-volatile-test-"
 
 static size_t page_size;
@@ -118,64 +103,6 @@ static int sys_fsconfig(int fd, unsigned int cmd, const char *key,
 static int sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
 {
 	return syscall(__NR_fsmount, fd, flags, attr_flags);
-}
-
-/* Page data: a pattern of (index, generation), never zero. */
-static uint64_t pattern(long idx, unsigned int gen)
-{
-	return (((uint64_t)idx << 32 | gen) * 0x9e3779b97f4a7c15ULL) | 1;
-}
-
-static void unit_fill(char *unit, size_t size, long idx, unsigned int gen)
-{
-	uint64_t *w = (uint64_t *)unit, v = pattern(idx, gen);
-
-	for (size_t i = 0; i < size / sizeof(*w); i++)
-		w[i] = v;
-}
-
-enum { UNIT_DATA, UNIT_ZERO, UNIT_BAD };
-
-/* Whether @unit holds pattern (@idx, @gen), zeroes, or anything else. */
-static int unit_state(const char *unit, size_t size, long idx,
-		      unsigned int gen)
-{
-	const uint64_t *w = (const uint64_t *)unit;
-	size_t n = size / sizeof(*w), data = 0, zero = 0;
-	uint64_t v = pattern(idx, gen);
-
-	for (size_t i = 0; i < n; i++) {
-		data += w[i] == v;
-		zero += !w[i];
-	}
-	return data == n ? UNIT_DATA : zero == n ? UNIT_ZERO : UNIT_BAD;
-}
-
-/* How many units [first, first + n) of @p, of @size bytes, are in @state. */
-static long count_state(char *p, size_t size, long first, long n,
-			unsigned int gen, int state)
-{
-	long count = 0;
-
-	for (long i = first; i < first + n; i++)
-		count += unit_state(p + i * size, size, i, gen) == state;
-	return count;
-}
-
-/* Reserve @len bytes of address space aligned to @align. */
-static char *reserve(size_t len, size_t align)
-{
-	char *p = mmap(NULL, len + align, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char *aligned;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	aligned = (char *)(((uintptr_t)p + align - 1) & ~(align - 1));
-	if (aligned > p)
-		munmap(p, aligned - p);
-	munmap(aligned + len, p + align - aligned);
-	return aligned;
 }
 
 /* Whether the page at @addr is resident (mapped, or in the page cache). */
@@ -495,89 +422,18 @@ static long monitor_faults(struct monitor *m)
 }
 
 /*
- * SIGBUS.  A thread arms its jump buffer around each access.  The handler
- * counts the signal and checks its siginfo; then, if the process set a
- * resolver (bus_res, bus_uffd), it resolves the fault and returns, so that
- * the access is retried; otherwise, or if the access faults again after
- * that, it jumps out of the access.  A SIGBUS outside an access kills the
- * process, as it would without a handler.
+ * SIGBUS: the handler of volatile_util.c, which resolves a fault through
+ * the resolver the process set (bus_res, bus_uffd), if any, and then has
+ * the access retried.
  */
-struct bus {
-	sigjmp_buf jmp;
-	int armed;
-	bool resolved;		/* this access was resolved once already */
-	void *addr;		/* the address being accessed */
-	long count;		/* SIGBUS raised in this thread */
-	long bad;		/* ... not BUS_ADRERR at the address accessed */
-	int err;		/* a resolution that failed */
-};
-
-static __thread struct bus bus;
 static struct resolver *bus_res;
 static int bus_uffd = -1;
 
-/* Compiler barriers: the access stays between arming and disarming. */
-static void bus_arm(bool on)
+static int bus_resolve_uffd(void *addr)
 {
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&bus.armed, on, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
+	long idx = resolver_index(bus_res, (uintptr_t)addr);
 
-static void bus_handler(int sig, siginfo_t *si, void *uc)
-{
-	long idx;
-	int ret;
-
-	(void)uc;
-	if (sig != SIGBUS || !__atomic_load_n(&bus.armed, __ATOMIC_RELAXED)) {
-		signal(SIGBUS, SIG_DFL);
-		return;
-	}
-	bus.count++;
-	if (si->si_code != BUS_ADRERR || si->si_addr != bus.addr)
-		bus.bad++;
-	if (bus_res && !bus.resolved) {
-		bus.resolved = true;
-		idx = resolver_index(bus_res, (uintptr_t)si->si_addr);
-		ret = idx < 0 ? -EFAULT : resolve(bus_res, bus_uffd, idx, false);
-		if (!ret)
-			return;
-		bus.err = -ret;
-	}
-	bus_arm(false);
-	siglongjmp(bus.jmp, 1);
-}
-
-static int catch_sigbus(void)
-{
-	struct sigaction sa = {
-		.sa_sigaction = bus_handler,
-		.sa_flags = SA_SIGINFO,
-	};
-
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGBUS, &sa, NULL);
-}
-
-/*
- * Read the word at @addr or, if @write, add 0 to it (a write that keeps the
- * data): 0 if the access completed (after any SIGBUS the handler resolved),
- * -1 if the handler jumped out of it.
- */
-static int touch(void *addr, bool write)
-{
-	if (sigsetjmp(bus.jmp, 1))
-		return -1;
-	bus.addr = addr;
-	bus.resolved = false;
-	bus_arm(true);
-	if (write)
-		__atomic_fetch_add((uint64_t *)addr, 0, __ATOMIC_RELAXED);
-	else
-		(void)__atomic_load_n((uint64_t *)addr, __ATOMIC_RELAXED);
-	bus_arm(false);
-	return 0;
+	return idx < 0 ? -EFAULT : resolve(bus_res, bus_uffd, idx, false);
 }
 
 /* Resolve SIGBUS in the handler through @uffd and @r; NULL: jump out. */
@@ -585,60 +441,7 @@ static void bus_resolve_with(int uffd, struct resolver *r)
 {
 	bus_uffd = uffd;
 	bus_res = r;
-}
-
-/* Pages of [p, p + len) whose /proc/self/pagemap entry has @bit; -1 on error. */
-static long pagemap_count(char *p, size_t len, uint64_t bit)
-{
-	size_t n = len / page_size, first = (uintptr_t)p / page_size;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t ent[512];
-	long count = 0;
-
-	if (fd < 0)
-		return -1;
-	for (size_t i = 0; i < n; i += 512) {
-		size_t k = n - i < 512 ? n - i : 512;
-
-		if (pread(fd, ent, k * sizeof(*ent), (first + i) * sizeof(*ent))
-		    != (ssize_t)(k * sizeof(*ent))) {
-			count = -1;
-			break;
-		}
-		for (size_t j = 0; j < k; j++)
-			count += !!(ent[j] & bit);
-	}
-	close(fd);
-	return count;
-}
-
-/* Pages of [p, p + len) that PAGEMAP_SCAN puts in @category; -errno. */
-static long pagemap_scan_count(char *p, size_t len, uint64_t category)
-{
-	struct page_region regions[64];
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = (uintptr_t)p,
-		.end = (uintptr_t)p + len,
-		.vec = (uintptr_t)regions,
-		.vec_len = 64,
-		.category_mask = category,
-		.return_mask = category,
-	};
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	long n, count = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = ioctl(fd, PAGEMAP_SCAN, &arg);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n < 0)
-		return n;
-	for (long i = 0; i < n; i++)
-		count += (regions[i].end - regions[i].start) / page_size;
-	return count;
+	bus_resolve = r ? bus_resolve_uffd : NULL;
 }
 
 /*
@@ -774,7 +577,7 @@ FIXTURE_SETUP(sigbus)
 	} else {
 		ASSERT_EQ(ftruncate(m->fd, m->len), 0);
 		if (variant->type == THP_TMPFS) {
-			at = reserve(m->len, m->thp);
+			at = reserve_aligned(m->len, m->thp);
 			ASSERT_NE(at, NULL);
 		}
 		m->p = mmap(at, m->len, PROT_READ | PROT_WRITE,
@@ -961,7 +764,7 @@ TEST_F(sigbus, wp_read_raises_nothing)
 	EXPECT_EQ(touch_all(m, false), 0);
 	EXPECT_EQ(bus.count, 0);
 	/* Still protected: the first write raises SIGBUS. */
-	EXPECT_EQ(touch(unit_addr(m, 0), true), -1);
+	EXPECT_EQ(touch(unit_addr(m, 0), true), SIGBUS);
 	EXPECT_EQ(bus.count, 1);
 
 	monitor_stop(&m->mon);
@@ -1261,141 +1064,18 @@ TEST_F(sigbus, populate_write_of_wp_pages_is_efault)
  * Part 2: purged volatile pages.
  */
 
-static int set_volatile(void *addr, size_t len)
-{
-	return sys_madvise(addr, len, MADV_VOLATILE) ? -errno : 0;
-}
-
-/* MADV_NONVOLATILE: 1 if a page was purged, 0 if none was, or -errno. */
-static long set_nonvolatile(void *addr, size_t len)
-{
-	long ret = sys_madvise(addr, len, MADV_NONVOLATILE);
-
-	return ret < 0 ? -errno : ret;
-}
-
 /* Probed once, in the harness's process, before it forks the tests. */
-static bool volatile_supported, purged_supported;
+static bool purged_supported;
 
 static void __attribute__((constructor)) probe(void)
 {
-	size_t ps = getpagesize();
-	char *p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd;
 
-	if (p != MAP_FAILED) {
-		volatile_supported = !set_volatile(p, ps);
-		munmap(p, ps);
-	}
+	volatile_supported();
 	fd = uffd_open(0, UFFD_FEATURE_MISSING_PURGED);
 	purged_supported = fd >= 0;
 	if (fd >= 0)
 		close(fd);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : n < 0 ? n : -EIO;
-}
-
-/* Whether any swap is on. */
-static bool swap_on(void)
-{
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256];
-	int n = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n > 1;
-}
-
-static bool memcg_available(void)
-{
-	char buf[256] = "";
-	int fd = open(CGROUP_ROOT "/cgroup.controllers", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = '\0';
-	close(fd);
-	if (!strstr(buf, "memory"))
-		return false;
-	write_str(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
-	return true;
-}
-
-static int cg_write(const char *cg, const char *file, const char *s)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
-	return write_str(path, s);
-}
-
-static int cg_enter(const char *cg, pid_t pid)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", pid);
-	return cg_write(cg, "cgroup.procs", buf);
-}
-
-/* Kill whatever is left in @cg and remove it; called from outside it. */
-static void cg_destroy(char *cg)
-{
-	if (!cg[0])
-		return;
-	cg_write(cg, "cgroup.kill", "1");
-	/* Killed processes leave the cgroup asynchronously. */
-	for (int i = 0; i < 100; i++) {
-		if (!rmdir(cg) || errno != EBUSY)
-			break;
-		usleep(20000);
-	}
-	cg[0] = '\0';
-}
-
-/* Remove the cgroups of earlier runs that were killed (by a timeout). */
-static void cg_reap_stale(void)
-{
-	DIR *d = opendir(CGROUP_ROOT);
-	char path[300];
-	struct dirent *e;
-	int pid;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (sscanf(e->d_name, CG_PREFIX "%d", &pid) != 1 ||
-		    !kill(pid, 0) || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", CGROUP_ROOT, e->d_name);
-		cg_destroy(path);
-	}
-	closedir(d);
 }
 
 /*
@@ -1405,23 +1085,7 @@ static void cg_reap_stale(void)
 static bool reclaim_until_gone(const char *cg, char *p, size_t len,
 			       int rounds)
 {
-	char path[300], amount[32];
-	double end = now() + 10;
-	bool gone;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return false;
-	snprintf(amount, sizeof(amount), "%zu", 2 * len + (1UL << 20));
-	while (!(gone = !pagemap_count(p, len, PM_PRESENT)) && rounds-- &&
-	       now() < end)
-		/* EAGAIN: less than asked for could be reclaimed, fine. */
-		if (write(fd, amount, strlen(amount)) < 0 && errno != EAGAIN)
-			usleep(10000);
-	close(fd);
-	return gone;
+	return !reclaim_until(cg, p, len, 0, rounds);
 }
 
 /*
@@ -1452,21 +1116,16 @@ static void purged_fini(struct pbuf *b)
 
 static void purged_init(struct __test_metadata *_metadata, struct pbuf *b)
 {
-	static int n;
+	const char *missing;
 
 	page_size = getpagesize();
 	b->len = NR_PURGED * page_size;
 	b->uffd = -1;
-	if (!volatile_supported)
-		SKIP(return, "MADV_VOLATILE not supported");
-	if (geteuid())
-		SKIP(return, "needs root for a memory cgroup");
-	if (!memcg_available())
-		SKIP(return, "needs cgroup2 with the memory controller");
-	cg_reap_stale();
-	snprintf(b->cg, sizeof(b->cg), "%s/%s%d-%d", CGROUP_ROOT,
-		 CG_PREFIX, getpid(), n++);
-	ASSERT_EQ(mkdir(b->cg, 0755), 0);
+	missing = volatile_cg_missing();
+	if (missing)
+		SKIP(return, "%s", missing);
+	cg_reap_stale(CG_PREFIX);
+	ASSERT_EQ(cg_create(b->cg, sizeof(b->cg), CG_PREFIX), 0);
 	if (cg_write(b->cg, "memory.swap.max", "0") && swap_on()) {
 		purged_fini(b);
 		SKIP(return, "swap on, memory.swap.max not settable");
@@ -1777,13 +1436,13 @@ TEST_F_TIMEOUT(purged, regenerated_pages_clear_page_is_purged, 60)
 
 	if (!purged_register_all(_metadata, b))
 		return;
-	EXPECT_EQ(pagemap_scan_count(b->buf, 2 * b->len, PAGE_IS_PURGED),
+	EXPECT_EQ(scan_pages(b->buf, 2 * NR_PURGED, PAGE_IS_PURGED, 0, NULL),
 		  NR_PURGED);
 	for (long i = 0; i < NR_PURGED; i++)
 		EXPECT_EQ(touch(page_addr(b, i), false), 0);
 	monitor_stop(&b->mon);
 	EXPECT_EQ(monitor_faults(&b->mon), NR_PURGED);
-	EXPECT_EQ(pagemap_scan_count(b->buf, 2 * b->len, PAGE_IS_PURGED),
+	EXPECT_EQ(scan_pages(b->buf, 2 * NR_PURGED, PAGE_IS_PURGED, 0, NULL),
 		  0);
 }
 
