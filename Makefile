@@ -7,7 +7,7 @@
 #   make bench               benchmarks on the perf kernel (bench/)
 #   T=all|series|regress|flaky|<category>|<test>   which tests (default: series)
 #   FLAVOUR=debug|perf|kasan kernel flavour (debug: DEBUG_VM, lockdep, ...;
-#                            kasan: debug plus KASAN)
+#                            kasan: debug plus KASAN; bisect: compile only)
 #   ACCEL=auto|tcg|kvm  MEM=2G  NUMA=2  SMP=2  TIMEOUT=<s>  KSRC=<6.12.y tree>
 #   APPLY=0                  use the tree in .cache/linux as it is
 
@@ -19,7 +19,7 @@ OUT     ?= $(CACHE)/out-$(FLAVOUR)
 T       ?= series
 JOBS    ?= $(shell echo $$(($$(nproc) + 1)))
 LIST    := scripts/tests.list
-export ACCEL MEM NUMA SMP KSRC FORCE KARGS SIGNOFF
+export ACCEL MEM NUMA SMP KSRC KSRC_NAME FORCE KARGS SIGNOFF
 
 # ccache: hash paths relative to the workspace, so clones share the cache.
 export CCACHE_BASEDIR := $(dir $(CURDIR))
@@ -36,7 +36,7 @@ TIMEOUT ?= $(shell echo $$(( $$(awk -v T="$(T)" -v timeout=1 -f scripts/select.a
 
 .PHONY: all run check check-series check-parser check-bisect deps base apply \
 	config kernel selftests initramfs boot export signoff clean distclean \
-	selection bench
+	selection bench check-stable
 
 # Steps share one build folder: never run them in parallel.
 .NOTPARALLEL:
@@ -53,7 +53,7 @@ deps:
 	@scripts/deps.sh
 
 base: deps
-	@scripts/base.sh $(SRC)
+	@scripts/base.sh $(SRC) prereq
 
 # APPLY=0 builds the tree as it is, uncommitted edits included (the
 # edit -> rebuild -> boot loop); the default puts patches/ on it first.
@@ -99,8 +99,17 @@ check-series: base
 check-parser:
 	@scripts/test-parser.sh
 
+# Every step in the compile-only "bisect" flavour (scripts/kconfig/
+# bisect.config), in its own folder: the booted flavours build only the
+# last step.  BISECT_FLAVOUR=debug builds the steps as make run would.
+BISECT_FLAVOUR ?= bisect
 check-bisect: apply
-	@scripts/check-bisect.sh $(SRC) $(CURDIR) $(BUILD)
+	@scripts/check-bisect.sh $(SRC) $(CURDIR) $(CACHE)/build-$(BISECT_FLAVOUR) $(BISECT_FLAVOUR)
+
+# The series on every linux-source-6.12 version apt offers (VERSIONS=...),
+# each built and booted in CACHE/stable/<version>; not part of check.
+check-stable: deps
+	@scripts/check-stable.sh $(CACHE) $(CURDIR)
 
 # Regenerate patches/ and the top-level new files from branch "series".
 export: base

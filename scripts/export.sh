@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Regenerate patches/ from branch "series" of the base tree, and the
 # top-level copies of the files the series creates.  The cover letter's
-# subject and text come from patches/cover-letter.txt (first line: subject).
+# subject and text come from patches/cover-letter.txt (first line: subject),
+# followed by the "Base" section of scripts/base-info.sh (the upstream tag,
+# the Debian patches in files the series changes, the stable
+# prerequisites), which export also prints.
 set -euo pipefail
 
 src=${1:?usage: export.sh SRC TOP}
@@ -30,17 +33,21 @@ git -C "$src" -c core.abbrev=12 -c diff.renames=true format-patch -q \
 	--zero-commit --no-signature --cover-letter --base=base \
 	-o "$pdir" base..series
 
-# Fill the cover letter template from cover-letter.txt; date it like the
-# newest patch so that an unchanged series exports byte-identical.
+# Fill the cover letter template from cover-letter.txt and the base
+# section; date it like the newest patch so that an unchanged series
+# exports byte-identical.
 cl=$pdir/0000-cover-letter.patch
 date=$(git -C "$src" log -1 --format=%aD series)
 subject=$(head -1 "$cover")
-awk -v subj="$subject" -v body="$cover" -v date="$date" '
+"$top/scripts/base-info.sh" "$src" "$top" >"$cl.base"
+awk -v subj="$subject" -v body="$cover" -v base="$cl.base" -v date="$date" '
 	/^Date: / && !dated { print "Date: " date; dated = 1; next }
 	/\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/, subj) }
 	/^\*\*\* BLURB HERE \*\*\*$/ {
 		skip = 1
 		while ((getline l < body) > 0) if (skip) skip = (l != ""); else print l
+		print ""
+		while ((getline l < base) > 0) print l
 		next
 	}
 	{ print }
@@ -62,4 +69,6 @@ done
 # Record that branch "series" and patches/ agree (see apply.sh).
 echo "$("$(dirname "$(readlink -f "$0")")/series-patches.sh" --hash "$pdir")" \
 	"$(git -C "$src" rev-parse series)" >"$src/.git/series-state"
+cat "$cl.base"
+rm -f "$cl.base"
 echo "export: $n patches and cover letter in patches/"

@@ -16,10 +16,13 @@ frags=()
 for f in "$@"; do frags+=("$(realpath "$f")"); done
 set -- "${frags[@]}"
 
-# Regenerate when the fragments or the tree changed (uncommitted Kconfig
-# edits included); verify the result every time, which is cheap.
-stamp=$( (cat "$@"; git -C "$src" rev-parse HEAD 2>/dev/null || true
-	git -C "$src" diff HEAD -- '*Kconfig*' 2>/dev/null || true) | sha1sum | cut -d' ' -f1)
+# Regenerate when the fragments or the tree's Kconfig files changed
+# (uncommitted edits included), not at every commit (check-bisect builds
+# each one); verify the result every time, which is cheap.
+stamp=$( (cat "$@"; git -C "$src" ls-tree -r HEAD 2>/dev/null |
+	awk '$4 ~ /(^|\/)Kconfig[^\/]*$/ || $4 ~ /^scripts\/kconfig\//' || true
+	git -C "$src" diff HEAD -- '*Kconfig*' scripts/kconfig 2>/dev/null || true) |
+	sha1sum | cut -d' ' -f1)
 if [ ! -f "$build/.config" ] || [ "$(cat "$build/.config-stamp" 2>/dev/null)" != "$stamp" ]; then
 	rm -f "$build/.config-stamp"
 	# merge_config.sh -n: allnoconfig with the merged fragments as KCONFIG_ALLCONFIG.
