@@ -15,7 +15,13 @@ extra=${4:+$(realpath "$4")}
 out=$build/kselftest/mm
 
 make -s -C "$src" O="$build" ARCH=x86_64 headers
-hdrs=$(find "$build/usr/include" -type f -print0 | sort -z | xargs -0 cat | sha1sum | cut -d' ' -f1)
+# The selftests' Makefile knows no header dependencies: any change of the
+# headers they include (exported, tools/include/uapi, their own) rebuilds
+# them all.
+hdrs=$( { find "$build/usr/include" "$src/tools/include/uapi" -type f -print0
+	find "$src/tools/testing/selftests" -maxdepth 1 -name '*.h' -print0
+	find "$src/tools/testing/selftests/mm" -maxdepth 1 -name '*.h' -print0; } |
+	sort -z | xargs -0 cat | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$out/.headers" 2>/dev/null)" != "$hdrs" ]; then
 	rm -rf "$out"
 fi
