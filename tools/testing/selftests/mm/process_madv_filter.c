@@ -686,14 +686,36 @@ TEST_F(mixed, unknown_flag_fails_and_changes_nothing)
 	expect_window_intact(_metadata, &self->t, self->w);
 }
 
-TEST_F(mixed, filter_with_populate_fails)
+/*
+ * Lengths that are not page multiples cover their last page whole, and
+ * the call returns the bytes as given, as without flags.  More elements
+ * than the on-stack vector holds, so that a byte count that did not match
+ * the elements would walk past the end of the allocated one.
+ */
+TEST_F(mixed, unaligned_lengths_with_a_filter)
+{
+	struct iovec iov[9];
+	char *w = self->w;
+
+	for (int i = 0; i < 9; i++)
+		iov[i] = (struct iovec){ .iov_base = w + W_ANON1 * page_size,
+					 .iov_len = 100 };
+	ASSERT_EQ(sys_process_madvise(self->t.pidfd, iov, 9, MADV_DONTNEED,
+				      PMADV_ANON_ONLY), 9 * 100);
+	EXPECT_FALSE(target_present(&self->t, w, W_ANON1));
+	EXPECT_TRUE(target_page_is(&self->t, w, W_ANON1 + 1, 'a'));
+	EXPECT_TRUE(target_page_is(&self->t, w, W_PFILE, 'p'));
+}
+
+TEST_F(mixed, filter_with_populate_or_collapse_fails)
 {
 	struct iovec iov = page_iov(self->w, W_ANON1, 2);
 	static const int advice[] = {
 		MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_POPULATE,
+		MADV_COLLAPSE,
 	};
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		EXPECT_EQ(sys_process_madvise(self->t.pidfd, &iov, 1,
 					      advice[i], PMADV_ANON_ONLY), -1);
 		EXPECT_EQ(errno, EINVAL) TH_LOG("advice %d", advice[i]);
