@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include "bench.h"
 
 #define AREA		(256UL << 20)
 #define ROUNDS		31
@@ -44,14 +45,6 @@ struct ctl {
 static size_t page_size;
 static char *area;
 static struct ctl *ctl;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void pin(int cpu)
 {
@@ -124,13 +117,6 @@ static long vmstat(const char *name)
 	if (f)
 		fclose(f);
 	return v;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 int main(void)

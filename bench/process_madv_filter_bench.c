@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <linux/fs.h>
 #include <linux/mman.h>
+#include "bench.h"
 
 #define NR_PAIRS	2000
 #define ROUNDS		11
@@ -54,21 +55,6 @@ static const char *const route_name[NR_ROUTES] = {
 static size_t page_size;
 static struct iovec ranges[MAX_RANGES];
 static char maps_buf[1 << 20];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static long pmadv(int pidfd, struct iovec *iov, size_t n, unsigned int flags)
 {

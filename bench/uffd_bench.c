@@ -70,6 +70,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/userfaultfd.h>
+#include "bench.h"
 
 #ifndef MADV_VOLATILE
 #define MADV_VOLATILE			27
@@ -91,28 +92,6 @@
 
 static size_t page_size;
 static bool failed;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median of @v[0..n), which it sorts: v[0] is then the best. */
-static double median(uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	return v[n / 2];
-}
 
 static bool goal(const char *what, double ratio, double min)
 {

@@ -70,6 +70,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include "bench.h"
 
 #ifndef MADV_VOLATILE
 #define MADV_VOLATILE		27
@@ -87,30 +88,9 @@
 
 static size_t page_size;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static long madv(void *p, size_t len, int advice)
 {
 	return syscall(__NR_madvise, p, len, advice);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp);
-	return v[n / 2];
 }
 
 static bool goal(const char *what, double ratio, double max, bool below)
